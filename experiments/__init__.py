@@ -1,0 +1,1 @@
+"""Declared experiments: dotted overrides of params.yaml that analysts run and compare."""

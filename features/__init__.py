@@ -1,0 +1,1 @@
+"""Feature stage: raw proxy-data files in, one harmonized country-year panel out."""

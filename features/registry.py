@@ -1,0 +1,103 @@
+"""The registry of feature sources: one module per publisher, declared facts beside the reader.
+
+A source declares what a reader of its docstring needs to trust a number: the columns it
+yields with their plausible ranges and units, how long after the year it describes a value
+is published (its lag), which signal family it belongs to, and which other sources the
+publisher builds it from (lineage), so an analyst can drop self-reinforcing indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+FAMILIES = ("press", "border", "judicial", "procurement", "governance", "controls", "label")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: plausible range, unit, and what it measures."""
+
+    low: float
+    high: float
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True)
+class FeatureSource:
+    """A registered source: declared facts plus `build(files) -> DataFrame[iso3, year, *columns]`.
+
+    `raw_globs` maps a role to a glob under the raw folder; `build` receives the matched
+    files per role, sorted. `available_after_years` is the publication lag: a value that
+    describes year y is known from year y + lag on. `lineage` names the other sources (by
+    registry name or publisher index name) the publisher builds this one from.
+    """
+
+    name: str
+    family: str
+    publisher: str
+    raw_globs: Mapping[str, str]
+    columns: Mapping[str, Column]
+    available_after_years: int
+    build: Callable[[Mapping[str, list[Path]]], pd.DataFrame]
+    lineage: tuple[str, ...] = ()
+    optional_roles: tuple[str, ...] = ()
+    description: str = field(default="", compare=False)
+
+    def find_files(self, raw_root: Path) -> dict[str, list[Path]]:
+        """The raw files of each role under `raw_root`, sorted; a required role with none is an error."""
+        from nexus.errors import SourceDataError
+
+        found: dict[str, list[Path]] = {}
+        for role, pattern in self.raw_globs.items():
+            files = sorted(p for p in raw_root.glob(pattern) if p.is_file())
+            if not files and role not in self.optional_roles:
+                raise SourceDataError(raw_root / pattern, None,
+                                      f"source {self.name!r} found no file for {role!r}")
+            found[role] = files
+        return found
+
+
+_SOURCES: dict[str, FeatureSource] = {}
+
+
+def register_source(*, name: str, family: str, publisher: str, raw_globs: Mapping[str, str],
+                    columns: Mapping[str, Column], available_after_years: int,
+                    lineage: tuple[str, ...] = (), optional_roles: tuple[str, ...] = ()):
+    """Decorator registering a source's `build` function under `name` (duplicates refused)."""
+    if family not in FAMILIES:
+        raise ValueError(f"source {name!r}: family {family!r} is not one of {FAMILIES}")
+
+    def decorate(build: Callable[[Mapping[str, list[Path]]], pd.DataFrame]):
+        if name in _SOURCES:
+            raise ValueError(f"feature source {name!r} is registered twice")
+        _SOURCES[name] = FeatureSource(
+            name=name, family=family, publisher=publisher, raw_globs=dict(raw_globs),
+            columns=dict(columns), available_after_years=available_after_years, build=build,
+            lineage=tuple(lineage), optional_roles=tuple(optional_roles),
+            description=(build.__module__ and __import__(build.__module__, fromlist=["_"]).__doc__ or "").strip(),
+        )
+        return build
+
+    return decorate
+
+
+def _load() -> None:
+    import features.sources  # noqa: F401  (the explicit import list registers every source)
+
+
+def get_source(name: str) -> FeatureSource:
+    _load()
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        raise KeyError(f"unknown feature source {name!r}; known: {sorted(_SOURCES)}") from None
+
+
+def list_sources() -> list[FeatureSource]:
+    _load()
+    return [_SOURCES[k] for k in sorted(_SOURCES)]

@@ -1,0 +1,1 @@
+"""Feature sources; this import list is the table of contents of the registry."""

@@ -1,0 +1,128 @@
+"""Content hashes, atomic writes and stage manifests: how stages hand each other files.
+
+A stage writes its outputs into a directory named by the hash of everything that went in
+(input file hashes, its params section, upstream keys, its own source code), each output
+through a temp file and `os.replace`, and `manifest.json` last: its presence means done.
+A consumer re-hashes what it reads and stops on a mismatch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nexus import __version__
+from nexus.errors import StaleArtifactError
+
+MANIFEST = "manifest.json"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    """Hash of a JSON-able object with sorted keys (params sections, key material)."""
+    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def source_code_hash(packages: Iterable[Path]) -> str:
+    """Hash of the .py files under the given package folders: code changes invalidate caches."""
+    h = hashlib.sha256()
+    for root in packages:
+        for p in sorted(Path(root).rglob("*.py")):
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(p.read_bytes())
+    return "sha256:" + h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path beside `target`; on success it replaces `target` in one step."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@dataclass
+class Manifest:
+    """What a stage read, with which params, and the hash of every file it wrote."""
+
+    stage: str
+    key: str
+    inputs: dict[str, str]
+    params: dict[str, Any]
+    upstream: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    nexus_version: str = __version__
+    created: str = ""
+
+    @staticmethod
+    def compute_key(stage: str, inputs: Mapping[str, str], params: Any,
+                    upstream: Mapping[str, str], code: str) -> str:
+        return sha256_json({"stage": stage, "inputs": dict(inputs), "params": params,
+                            "upstream": dict(upstream), "code": code})
+
+    def write(self, directory: Path) -> Path:
+        """Hash the outputs already in `directory` and write the manifest last."""
+        directory = Path(directory)
+        self.outputs = {name: sha256_file(directory / name) for name in sorted(self.outputs)}
+        self.created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        atomic_write_text(directory / MANIFEST, json.dumps(asdict(self), indent=2, sort_keys=True))
+        return directory / MANIFEST
+
+    @classmethod
+    def read(cls, directory: Path) -> Manifest:
+        path = Path(directory) / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise StaleArtifactError(f"{path}: unreadable manifest ({exc})") from None
+
+    def verify(self, directory: Path, hint: str = "") -> None:
+        """Re-hash every output; raise StaleArtifactError naming the first that differs."""
+        for name, digest in self.outputs.items():
+            path = Path(directory) / name
+            if not path.exists() or sha256_file(path) != digest:
+                raise StaleArtifactError(
+                    f"{path} does not match its manifest{'; ' + hint if hint else ''}")
+
+
+def is_complete(directory: Path) -> bool:
+    """True when a stage directory has a manifest whose outputs all verify."""
+    try:
+        Manifest.read(directory).verify(directory)
+        return True
+    except StaleArtifactError:
+        return False
+
+
+def short(key: str, n: int = 12) -> str:
+    return key.split(":", 1)[-1][:n]

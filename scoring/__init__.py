@@ -1,0 +1,1 @@
+"""Scoring stage: registered models score country-years with SHAP explanations."""

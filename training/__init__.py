@@ -1,0 +1,1 @@
+"""Training stage: targets, rolling-origin backtest, baselines, XGBoost, MLflow registration."""
