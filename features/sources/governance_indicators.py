@@ -1,0 +1,66 @@
+"""Worldwide Governance Indicators (World Bank): six estimates in long format.
+
+Missing values are the string '..'; codes are the World Bank's, some of them legacy (ROM,
+ZAR, TMP, ADO, KSV, WBG), mapped through nexus.countries. The year-y estimates are
+published in autumn of y+1. WGI aggregates many of the same expert sources as the
+perceptions index (V-Dem and the World Justice Project among them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
+from features.registry import Column, register_source
+
+INDICATORS = {
+    "cc": ("wgi_control_of_corruption", "control of corruption"),
+    "ge": ("wgi_government_effectiveness", "government effectiveness"),
+    "pv": ("wgi_political_stability", "political stability and absence of violence"),
+    "rl": ("wgi_rule_of_law", "rule of law"),
+    "rq": ("wgi_regulatory_quality", "regulatory quality"),
+    "va": ("wgi_voice_accountability", "voice and accountability"),
+}
+
+
+@register_source(
+    name="governance_indicators",
+    family="governance",
+    publisher="World Bank, Worldwide Governance Indicators",
+    raw_globs={"workbook": "wb_wgi/*.xlsx"},
+    columns={col: Column(-3.0, 3.0, "estimate (≈ −2.5…2.5, higher = better)", desc)
+             for col, desc in INDICATORS.values()},
+    available_after_years=1,
+    lineage=("judicial_metrics", "vdem"),
+)
+def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+    frames = []
+    for path in files["workbook"]:
+        raw = read_table(path, required=["code", "countryname", "year", "indicator", "estimate"])
+        long = pd.DataFrame({
+            "iso3": iso3_from_codes(raw, "code", name_column="countryname"),
+            "year": to_year(raw, "year"),
+            "indicator": raw["indicator"].str.strip().str.lower(),
+            "estimate": to_number(raw, "estimate"),
+            ROW: raw[ROW], FILE: raw[FILE],
+        })
+        long = long[long["iso3"].notna() & long["indicator"].isin(list(INDICATORS))]
+        dup = long.duplicated(["iso3", "year", "indicator"], keep="first")
+        if dup.any():
+            from nexus.errors import SourceDataError
+            r = long[dup].iloc[0]
+            raise SourceDataError(path, int(r[ROW]), f"duplicate {r['indicator']} for {r['iso3']} {r['year']}")
+        wide = long.pivot(index=["iso3", "year"], columns="indicator", values="estimate")
+        wide.columns = [INDICATORS[c][0] for c in wide.columns]
+        rows = long.groupby(["iso3", "year"])[ROW].min()
+        wide = wide.join(rows).reset_index()
+        wide[FILE] = str(path)
+        frames.append(wide)
+    frame = pd.concat(frames, ignore_index=True)
+    for col, _ in INDICATORS.values():
+        if col not in frame:
+            frame[col] = float("nan")
+    return frame

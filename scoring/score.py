@@ -1,0 +1,178 @@
+"""Scoring stage: a registered model scores every country-year, with SHAP values stored beside.
+
+Every score row carries its provenance (model name and version, the panel's content hash,
+the params hash, the MLflow run) so it can be traced to what produced it. Rows whose
+outcome was in the final model's training set are marked `in_training`: their scores are
+fitted values, not forecasts, and the backtest (not these) is the measure of skill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.panel import load_panel
+from nexus.config import Params, PathsParams, ScoringParams
+from nexus.countries import is_synthetic, synthetic_name
+from nexus.errors import ModelNotFoundError, NexusError
+from nexus.manifest import Manifest, atomic_path, is_complete, short, source_code_hash
+from training.targets import add_targets, target_column
+
+SCORES = "scores.parquet"
+SCORES_CSV = "scores.csv"
+SHAP_VALUES = "shap_values.parquet"
+SHAP_FAMILIES = "shap_families.parquet"
+FAMILIES = ("press", "border", "judicial", "procurement", "governance")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved registry entry: which version an alias pointed to, and its provenance tags."""
+
+    name: str
+    version: str
+    alias: str | None
+    tags: dict[str, str]
+    source: str
+
+
+@dataclass(frozen=True)
+class ScoreBuild:
+    directory: Path
+    manifest: Manifest
+    built: bool
+
+
+def _mlflow(paths: PathsParams):
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(paths.tracking_uri)
+    return mlflow
+
+
+def resolve_model(paths: PathsParams, name: str, alias: str | None = None, version: str | None = None) -> ModelRef:
+    """Resolve `name@alias` or `name/version` in the registry; a clear error when it points nowhere."""
+    mlflow = _mlflow(paths)
+    client = mlflow.MlflowClient()
+    try:
+        mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
+    except Exception as exc:  # noqa: BLE001 - MlflowException or a store error: both mean "not there"
+        what = f"version {version}" if version else f"alias {alias!r}"
+        raise ModelNotFoundError(f"model {name!r} has no {what} in {paths.tracking_uri} "
+                                 f"({str(exc).splitlines()[0][:160]}); run 'nexus train' first") from None
+    return ModelRef(name=name, version=str(mv.version), alias=None if version else alias, tags=dict(mv.tags),
+                    source=mv.source)
+
+
+def load_booster(paths: PathsParams, ref: ModelRef):
+    mlflow = _mlflow(paths)
+    import mlflow.xgboost
+
+    booster = mlflow.xgboost.load_model(f"models:/{ref.name}/{ref.version}")
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def features_dir_of(paths: PathsParams, ref: ModelRef) -> Path:
+    key = ref.tags.get("nexus.features_key")
+    if not key:
+        raise NexusError(f"model {ref.name} version {ref.version} has no nexus.features_key tag")
+    directory = Path(paths.artifacts) / "features" / short(key)
+    if not (directory / "manifest.json").exists():
+        raise NexusError(f"{directory}: the panel model {ref.name} v{ref.version} was trained on is missing; "
+                         "run 'nexus features' with the same params")
+    return directory
+
+
+def band(p: np.ndarray, params: ScoringParams) -> np.ndarray:
+    return np.select([p >= params.bands.high, p >= params.bands.elevated], ["high", "elevated"], "low")
+
+
+def country_name(iso3: str) -> str:
+    if is_synthetic(iso3):
+        return synthetic_name(iso3)
+    from nexus.countries import _converter
+
+    name = _converter().convert(iso3, src="ISO3", to="name_short", not_found=None)
+    return name if isinstance(name, str) else iso3
+
+
+def score(params: Params, paths: PathsParams, *, alias: str | None = None, version: str | None = None,
+          force: bool = False, progress: Callable[[str], None] | None = None) -> ScoreBuild:
+    """Score every country-year of the model's panel and store probabilities and SHAP values."""
+    step = progress or (lambda msg: None)
+    sp = params.scoring
+    ref = resolve_model(paths, sp.model_name, alias=alias or (None if version else sp.model_alias), version=version)
+    fdir = features_dir_of(paths, ref)
+    feature_manifest = Manifest.read(fdir)
+    scoring_dump = sp.model_dump(mode="json")
+    code = source_code_hash([Path(__file__).parent])
+    key = Manifest.compute_key("score", {}, scoring_dump | {"model": f"{ref.name}/{ref.version}"},
+                               {"features": feature_manifest.key}, code)
+    directory = Path(paths.artifacts) / "score" / short(key)
+    if not force and is_complete(directory):
+        return ScoreBuild(directory, Manifest.read(directory), built=False)
+
+    panel, catalog, _ = load_panel(fdir)
+    booster = load_booster(paths, ref)
+    features = list(booster.feature_names)
+    training_params = json.loads(ref.tags.get("nexus.training_params", "{}") or "{}")
+    target = training_params.get("target", params.training.target)
+    horizon = int(training_params.get("horizon_years", params.training.horizon_years))
+    frame = add_targets(panel, target, horizon)
+    X = frame[features].astype("float64")
+    step(f"scoring {len(X)} country-years with {ref.name} v{ref.version}")
+    from scoring.explain import explain
+
+    explanation = explain(booster, X)
+    margin = explanation.values.sum(axis=1) + explanation.base_values
+    probability = 1 / (1 + np.exp(-margin))
+    scores = pd.DataFrame({
+        "iso3": frame["iso3"], "country": frame["iso3"].map(country_name), "year": frame["year"],
+        "target_year": frame["target_year"], "probability": probability, "band": band(probability, sp),
+        "coverage": frame["coverage"], "in_training": frame[target_column(target, horizon)].notna(),
+        "model_name": ref.name, "model_version": ref.version, "model_alias": ref.alias or "",
+        "panel_sha256": feature_manifest.outputs["panel.parquet"],
+        "params_sha256": ref.tags.get("nexus.params_sha256", ""), "run_id": ref.tags.get("nexus.run_id", ""),
+        "features_key": feature_manifest.key,
+    })
+    shap_wide = pd.DataFrame(explanation.values, columns=features)
+    shap_wide.insert(0, "base_value", explanation.base_values)
+    shap_wide.insert(0, "year", frame["year"].to_numpy())
+    shap_wide.insert(0, "iso3", frame["iso3"].to_numpy())
+    fam = {f: [c for c in features if catalog.get(c, {}).get("family") == f] for f in FAMILIES}
+    families = pd.DataFrame({"iso3": frame["iso3"].to_numpy(), "year": frame["year"].to_numpy()})
+    for f, cols in fam.items():
+        families[f] = shap_wide[cols].sum(axis=1).to_numpy() if cols else 0.0
+    other = [c for c in features if catalog.get(c, {}).get("family") not in FAMILIES]
+    if other:
+        families["other"] = shap_wide[other].sum(axis=1).to_numpy()
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, table in ((SCORES, scores), (SHAP_VALUES, shap_wide), (SHAP_FAMILIES, families)):
+        with atomic_path(directory / name) as tmp:
+            table.to_parquet(tmp, index=False)
+    with atomic_path(directory / SCORES_CSV) as tmp:
+        scores.to_csv(tmp, index=False, float_format="%.6f")
+    manifest = Manifest(stage="score", key=key, inputs={}, params=scoring_dump,
+                        upstream={"features": feature_manifest.key},
+                        outputs={SCORES: "", SCORES_CSV: "", SHAP_VALUES: "", SHAP_FAMILIES: ""},
+                        extra={"model_name": ref.name, "model_version": ref.version, "alias": ref.alias,
+                               "features_dir": str(fdir), "rows": len(scores)})
+    manifest.write(directory)
+    return ScoreBuild(directory, manifest, built=True)
+
+
+def load_scores(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Manifest]:
+    manifest = Manifest.read(directory)
+    manifest.verify(directory, hint="run 'nexus score --force'")
+    return (pd.read_parquet(directory / SCORES), pd.read_parquet(directory / SHAP_VALUES),
+            pd.read_parquet(directory / SHAP_FAMILIES), manifest)
