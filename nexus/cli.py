@@ -44,6 +44,15 @@ def _ctx() -> Context:
     return STATE["ctx"]
 
 
+def current_params():
+    """(Params, resolved PathsParams) for the running command: for subcommands defined elsewhere."""
+    return _ctx().load()
+
+
+def progress(msg: str) -> None:
+    _progress(msg)
+
+
 @app.callback()
 def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", help="params file (every parameter lives here)"),
@@ -237,6 +246,10 @@ def run(force: bool = typer.Option(False, help="rebuild every stage")):
     typer.echo(f"backtest:    {result.directory / 'metrics.json'}  plots in {result.directory / 'plots'}")
     typer.echo(f"MLflow:      mlflow ui --backend-store-uri {paths.tracking_uri}")
     typer.echo("timings:     " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + f"; total {total:.1f}s")
+
+
+# Subcommands that live with their stage (one line each; keep this block sorted).
+# nexus-subcommands: end
 
 
 def cli() -> None:

@@ -1,0 +1,77 @@
+"""Shared fixtures: the synthetic world and one trained, scored model, built once per test run.
+
+Everything runs for real: files on disk in a temp folder, an MLflow SQLite store there,
+the registered model loaded back from it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@dataclass
+class Pipeline:
+    """A complete default run in a temp folder: params, resolved paths and each stage's result."""
+
+    root: Path
+    params: object
+    paths: object
+    features: object
+    training: object
+    scores: object
+
+
+def params_for(root: Path, overrides: dict | None = None):
+    """The repo's params.yaml with paths moved under `root` (plus any dotted overrides)."""
+    from nexus.config import load_params
+
+    base = {"paths.raw": str(root / "raw"), "paths.artifacts": str(root / "artifacts"),
+            "paths.tracking_uri": f"sqlite:///{root / 'mlflow.db'}"}
+    params = load_params(REPO / "params.yaml", base | (overrides or {}))
+    return params, params.resolved_paths(REPO)
+
+
+@pytest.fixture(scope="session")
+def world_dir(tmp_path_factory) -> Path:
+    """The default synthetic world's raw files (read-only for tests: copy before editing)."""
+    from features.synthetic import write_world
+
+    root = tmp_path_factory.mktemp("world")
+    params, _ = params_for(root)
+    w = params.world
+    write_world(root / "raw", params.seed, w.n_countries, w.first_year, w.last_year,
+                w.crossing_events_per_country_year, w.processes_per_country_year)
+    return root / "raw"
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, world_dir) -> Pipeline:
+    """features → train → score on the default world, against a real MLflow SQLite store."""
+    from features.panel import build_features
+    from scoring.score import score
+    from training.train import train
+
+    root = tmp_path_factory.mktemp("pipeline")
+    params, paths = params_for(root, {"paths.raw": str(world_dir)})
+    features = build_features(params.features, paths.raw, paths.artifacts)
+    training = train(params, paths, features)
+    scores = score(params, paths, version=training.manifest.extra["model_version"])
+    return Pipeline(root, params, paths, features, training, scores)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent: the real-data tests read the publishers' files there")
+    return SHARED_DATA
