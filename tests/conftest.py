@@ -75,3 +75,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent: the real-data tests read the publishers' files there")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def make_params():
+    """`make_params(root, {"dotted.key": value})` → (Params, resolved paths) under `root`."""
+    return params_for
