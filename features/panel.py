@@ -71,8 +71,10 @@ def validate_source_frame(source: FeatureSource, frame: pd.DataFrame) -> pd.Data
         if index:
             row = frame.reset_index(drop=True).iloc[index[0]]
             value = row.get(column, "?")
-            raise SourceDataError(row[FILE], int(row[ROW]),
-                                  f"{column} = {value!r} fails {exc.check} ({source.name})") from None
+            spec = source.columns.get(column)
+            problem = (f"outside the plausible range [{spec.low:g}, {spec.high:g}] ({spec.unit})" if spec
+                       else f"fails {exc.check}")
+            raise SourceDataError(row[FILE], int(row[ROW]), f"{column} = {value} {problem}") from None
         raise SourceDataError(f"source {source.name}", None, f"{column}: {str(exc).splitlines()[0]}") from None
 
 
