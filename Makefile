@@ -29,4 +29,4 @@ lock:  ## re-resolve requirements.lock from pyproject.toml in a throwaway venv
 	 /tmp/nexus-lock/bin/python -m pip freeze --exclude-editable | grep -v '^nexus-risk' | sort -f) > requirements.lock
 
 clean:
-	rm -rf $(VENV) artifacts mlflow.db data
+	rm -rf $(VENV) artifacts mlflow.db optuna.db reviews.db data

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.event_tables import QUALITY_FILE, bad_input_policy
 from features.readers import FILE, ROW
 from features.registry import FeatureSource, get_source
 from nexus.config import FeaturesParams
@@ -157,7 +158,8 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
         for files in role_files.values():
             for p in files:
                 inputs[p.relative_to(raw).as_posix()] = sha256_file(p)
-    code = source_code_hash([Path(__file__).parent, Path(__file__).parents[1] / "nexus"])
+    nexus_dir = Path(__file__).parents[1] / "nexus"
+    code = source_code_hash([Path(__file__).parent, nexus_dir / "countries.py", nexus_dir / "manifest.py"])
     params_dump = params.model_dump(mode="json") | {"carry_forward_years": CARRY_FORWARD_YEARS}
     key = Manifest.compute_key("features", inputs, params_dump, {}, code)
     directory = Path(artifacts) / "features" / short(key)
@@ -165,9 +167,12 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
         return FeatureBuild(directory, Manifest.read(directory), built=False)
 
     frames = {}
-    for n, source in sources.items():
-        step(f"building {n}")
-        frames[n] = validate_source_frame(source, source.build(found[n]))
+    with bad_input_policy(params.bad_input) as quality:  # event builders refuse or quarantine per params
+        for n, source in sources.items():
+            step(f"building {n}")
+            frames[n] = validate_source_frame(source, source.build(found[n]))
+    if quality.tables:
+        step(f"event tables ({params.bad_input}): {quality.summary()}")
     step("joining the panel")
     panel, prov = assemble_panel(frames, sources, params, CARRY_FORWARD_YEARS)
     panel = panel[(panel["year"] >= params.years.first) & (panel["year"] <= params.years.last)]
@@ -182,8 +187,9 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
     files_by_source = {n: {p.relative_to(raw).as_posix(): inputs[p.relative_to(raw).as_posix()]
                            for fs in found[n].values() for p in fs} for n in names}
     atomic_write_text(directory / CATALOG, json.dumps(feature_catalog(sources, params, files_by_source), indent=2))
+    atomic_write_text(directory / QUALITY_FILE, json.dumps(quality.as_dict(), indent=2))
     manifest = Manifest(stage="features", key=key, inputs=inputs, params=params_dump,
-                        outputs={PANEL: "", PROVENANCE: "", CATALOG: ""},
+                        outputs={PANEL: "", PROVENANCE: "", CATALOG: "", QUALITY_FILE: ""},
                         extra={"raw": str(raw), "rows": len(panel), "columns": len(panel.columns),
                                "countries": int(panel["iso3"].nunique())})
     manifest.write(directory)

@@ -7,13 +7,14 @@ Row numbers are the ones a person sees when opening the file: for a CSV the 1-ba
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nexus.countries import NON_COUNTRY_CODES, code_to_iso3, name_to_iso3
+from nexus.countries import NON_COUNTRY_CODES, code_to_iso3, is_non_country_name, name_to_iso3
 from nexus.errors import SourceDataError
 
 ROW = "_row"    # the source row of each record, kept until validation
@@ -48,10 +49,17 @@ def read_table(path: Path, *, required: Sequence[str], sep: str = ",", encoding:
     return frame
 
 
-def to_number(frame: pd.DataFrame, column: str, *, decimal: str = ".",
+def to_number(frame: pd.DataFrame, column: str, *, decimal: str = ".", thousands: str | None = None,
               missing: Iterable[str] = ("", "..", "NA", "n/a")) -> pd.Series:
-    """Text column → float; declared missing tokens → NaN; anything else unparseable is an error."""
+    """Text column → float; declared missing tokens → NaN; anything else unparseable is an error.
+
+    `thousands` accepts only well-formed groups ("1,282"), so a lost decimal comma is not
+    silently read as a thousands separator.
+    """
     text = frame[column].astype("string").str.strip()
+    if thousands is not None:
+        grouped = text.str.fullmatch(rf"-?\d{{1,3}}({re.escape(thousands)}\d{{3}})+(\.\d+)?").fillna(False)
+        text = text.where(~grouped, text.str.replace(thousands, "", regex=False))
     if decimal != ".":
         text = text.str.replace(".", "", regex=False).str.replace(decimal, ".", regex=False)
     is_missing = text.isna() | text.isin(list(missing))
@@ -67,13 +75,14 @@ def to_number(frame: pd.DataFrame, column: str, *, decimal: str = ".",
 def iso3_from_names(frame: pd.DataFrame, column: str, *, aggregates: Iterable[str] = ()) -> pd.Series:
     """Country names → ISO3; a name that matches nothing is an error naming file and row.
 
-    Names the source declares as aggregates map to NA (the caller drops those rows).
+    Names the source declares as aggregates, and the names nexus.countries lists as no single
+    present-day country, map to NA (the caller drops those rows).
     """
     aggregates = {a.casefold() for a in aggregates}
     names = frame[column].astype("string").str.strip()
     mapping = {}
     for name in names.dropna().unique():
-        if name.casefold() in aggregates:
+        if name.casefold() in aggregates or is_non_country_name(name):
             mapping[name] = pd.NA
             continue
         code = name_to_iso3(name)
@@ -85,17 +94,22 @@ def iso3_from_names(frame: pd.DataFrame, column: str, *, aggregates: Iterable[st
 
 
 def iso3_from_codes(frame: pd.DataFrame, column: str, *, name_column: str | None = None,
-                    drop_unknown: bool = False) -> pd.Series:
+                    aggregates: Iterable[str] = ()) -> pd.Series:
     """Publisher 3-letter codes → ISO3 via the override table; non-country codes → NA.
 
-    An unknown code falls back to the country name when a name column is given; with
-    `drop_unknown` (sources whose files mix in regional aggregates by code), it maps to NA.
+    Codes the source declares as aggregates (by the publisher's own rule, e.g. the World
+    Bank's group list) map to NA. An unknown code falls back to the country name when a name
+    column is given, and is otherwise an error naming file and row: nothing is dropped silently.
     """
     codes = frame[column].astype("string").str.strip().str.upper()
+    aggregates = {a.strip().upper() for a in aggregates}
     out = {}
     for code in codes.dropna().unique():
+        if code in aggregates:
+            out[code] = pd.NA
+            continue
         iso = code_to_iso3(code)
-        if iso is None and code not in NON_COUNTRY_CODES and not drop_unknown:
+        if iso is None and code not in NON_COUNTRY_CODES:
             i = int(np.flatnonzero((codes == code).fillna(False).to_numpy())[0])
             if name_column is not None:
                 iso = name_to_iso3(str(frame[name_column].iat[i]))

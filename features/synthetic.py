@@ -367,8 +367,13 @@ def planted_truth(world: World, seed: int) -> dict:
 
 def write_world(raw: Path, seed: int, n_countries: int, first_year: int, last_year: int,
                 crossing_events_per_country_year: int, processes_per_country_year: int,
-                progress=None) -> dict[str, list[Path]]:
-    """Write every raw file of the synthetic world under `raw`; return them by source folder."""
+                progress=None, *, scale: int = 1, court_cases_per_country_year: int = 10,
+                press_incidents_per_country_year: int = 6) -> dict[str, list[Path]]:
+    """Write every raw file of the synthetic world under `raw`; return them by source folder.
+
+    `scale` > 1 writes the event tables of features/synthetic_events.py instead of the two
+    small event files (same world, volumes × scale, plus court cases and press incidents).
+    """
     raw = Path(raw)
     world = simulate(seed, n_countries, first_year, last_year)
     rng = np.random.default_rng(seed + 1)
@@ -386,10 +391,18 @@ def write_world(raw: Path, seed: int, n_countries: int, first_year: int, last_ye
     files["ti_cpi"] = [write_cpi(world, raw, rng, wgi, absence)]
     step("population")
     files["wb_wdi"] = [write_population(world, raw)]
-    step("border-crossing events")
-    files["border_crossings"] = write_crossings(world, raw, rng, crossing_events_per_country_year)
-    step("procurement (OCDS)")
-    files["ocds"] = [write_procurement(world, raw, rng, processes_per_country_year)]
+    from features import synthetic_events as events
+
+    events.remove_stale(raw, scale)
+    if scale == 1:
+        step("border-crossing events")
+        files["border_crossings"] = write_crossings(world, raw, rng, crossing_events_per_country_year)
+        step("procurement (OCDS)")
+        files["ocds"] = [write_procurement(world, raw, rng, processes_per_country_year)]
+    else:
+        volumes = events.EventVolumes(processes_per_country_year, crossing_events_per_country_year,
+                                      court_cases_per_country_year, press_incidents_per_country_year)
+        files |= events.write_event_tables(world, raw, seed, volumes.times(scale), progress=step, scale=scale)
     step("tier placements")
     files["us_state_tip"] = [write_tiers(world, raw)]
     atomic_write_text(raw / "planted_truth.json", json.dumps(planted_truth(world, seed), indent=2))

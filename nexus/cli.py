@@ -53,6 +53,16 @@ def progress(msg: str) -> None:
     _progress(msg)
 
 
+def load_with_raw(raw: Path | None, extra: list[str] | tuple[str, ...] = ()):
+    """(Params, resolved paths) with paths.raw replaced by `raw` when given (relative to the cwd)."""
+    from nexus.config import load_params
+
+    ctx = _ctx()
+    overrides = [*ctx.overrides, *([f"paths.raw={raw.resolve()}"] if raw is not None else []), *extra]
+    params = load_params(ctx.params_path, overrides)
+    return params, params.resolved_paths(ctx.params_path.resolve().parent)
+
+
 @app.callback()
 def main(
     params: Path = typer.Option(Path("params.yaml"), "--params", help="params file (every parameter lives here)"),
@@ -65,34 +75,54 @@ def main(
 
 
 @app.command()
-def world(force: bool = typer.Option(False, help="rewrite the files even if present")):
+def world(force: bool = typer.Option(False, help="rewrite the files even if present"),
+          scale: int | None = typer.Option(None, min=1, help="event tables × N (default world.scale); N > 1 adds "
+                                           "the scale profile: OCDS, bid, crossing, court and press tables")):
     """Write the synthetic world's raw files (fictional countries XAA–XZZ) into paths.raw."""
-    params, paths = _ctx().load()
+    from features.synthetic_events import world_scale
+
+    params, paths = load_with_raw(None, [f"world.scale={scale}"] if scale is not None else [])
+    present = world_scale(paths.raw) if (paths.raw / "planted_truth.json").exists() else None
     written = _write_world(params, paths, force)
-    typer.echo(f"world: {'written' if written else 'present'} in {paths.raw}")
+    note = (f" at scale {present}; rewrite at scale {params.world.scale} with --force"
+            if not written and present != params.world.scale else "")
+    typer.echo(f"world: {'written' if written else 'present'} in {paths.raw}{note}")
 
 
 def _write_world(params, paths, force: bool) -> bool:
     from features.synthetic import write_world
+    from nexus.errors import ConfigError
 
     if (paths.raw / "planted_truth.json").exists() and not force:
         return False
+    if paths.raw.is_dir() and any(paths.raw.iterdir()) and not (paths.raw / "planted_truth.json").exists():
+        raise ConfigError(_ctx().params_path, "paths.raw",
+                          f"{paths.raw} holds files that are not a synthetic world (no planted_truth.json); "
+                          "nexus writes the world only into an empty folder (for real data set "
+                          "world.generate: false, or use --params params.real.yaml)")
     w = params.world
     write_world(paths.raw, params.seed, w.n_countries, w.first_year, w.last_year,
-                w.crossing_events_per_country_year, w.processes_per_country_year, progress=_progress)
+                w.crossing_events_per_country_year, w.processes_per_country_year, progress=_progress,
+                scale=w.scale, court_cases_per_country_year=w.court_cases_per_country_year,
+                press_incidents_per_country_year=w.press_incidents_per_country_year)
     return True
 
 
 @app.command()
-def sources():
-    """List the registered feature sources: columns, lag, family and lineage."""
+def sources(raw: Path | None = typer.Option(None, "--raw", help="summarize these files (default: paths.raw)"),
+            coverage: bool = typer.Option(True, help="build each source to report its years and countries")):
+    """List the registered sources: columns, lag, lineage, and the years and countries in the raw folder."""
+    from features.cli import source_summary
     from features.registry import list_sources
 
+    _, paths = load_with_raw(raw)
     for s in list_sources():
         cols = ", ".join(s.columns)
         lineage = ", ".join(s.lineage) or "—"
         typer.echo(f"{s.name:<24} {s.family:<12} lag {s.available_after_years}y  lineage: {lineage}\n"
                    f"{'':<24} {s.publisher}\n{'':<24} columns: {cols}")
+        if coverage:
+            typer.echo(f"{'':<24} in {paths.raw}: {source_summary(s, paths.raw)}")
 
 
 @app.command()
@@ -103,9 +133,10 @@ def features(force: bool = typer.Option(False, help="rebuild even if up to date"
 
 
 def _features(params, paths, force=False):
-    from features.panel import build_features
+    from features.distributed import build_features  # plain build unless params dask.enabled
 
-    build = build_features(params.features, paths.raw, paths.artifacts, force=force, progress=_progress)
+    build = build_features(params.features, params.dask, paths.raw, paths.artifacts, force=force,
+                           progress=_progress)
     m = build.manifest
     state = "built" if build.built else "up to date"
     typer.echo(f"features: {state} ({m.key.split(':')[-1][:12]}) {m.extra['rows']} rows × {m.extra['columns']} "
@@ -216,12 +247,14 @@ def _explain(params, build, iso3, year, plot):
 
 
 @app.command()
-def run(force: bool = typer.Option(False, help="rebuild every stage")):
-    """The whole chain on the default world: world → features → train → score → explain."""
-    params, paths = _ctx().load()
+def run(force: bool = typer.Option(False, help="rebuild every stage"),
+        raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (overrides paths.raw)")):
+    """The whole chain: (synthetic world, if world.generate) → features → train → score → explain."""
+    params, paths = load_with_raw(raw)
     timings = {}
     t0 = time.perf_counter()
-    _write_world(params, paths, force)
+    if params.world.generate:
+        _write_world(params, paths, force)
     timings["world"] = time.perf_counter() - t0
     t = time.perf_counter()
     build = _features(params, paths, force)
@@ -248,7 +281,89 @@ def run(force: bool = typer.Option(False, help="rebuild every stage")):
     typer.echo("timings:     " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + f"; total {total:.1f}s")
 
 
+@app.command()
+def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
+            out: Path = typer.Option(Path("docs/results.md"), help="the page (results_coverage.csv beside)"),
+            force: bool = typer.Option(False, help="rebuild every stage")):
+    """Backtest with all sources and with independent sources only, score, and write the results page."""
+    params, paths = load_with_raw(raw)
+    page = _results(params, paths, raw, out, force)
+    typer.echo(f"results: {page}")
+
+
+def _results(params, paths, raw, out: Path, force: bool) -> Path:
+    import json
+
+    import pandas as pd
+
+    from features.lineage import dependent_sources
+    from features.panel import load_panel
+    from features.results import SHOWN, ResultsInputs, coverage_table, render
+    from nexus.manifest import atomic_path, atomic_write_text
+    from scoring.score import load_scores
+    from training.metrics import bootstrap_intervals, paired_difference, score_metrics
+
+    build = _features(params, paths, force)
+    main = _train(params, paths, build, force)
+    dependent = sorted(dependent_sources(params.features.sources, params.features.label_source))
+    excluded = sorted(set(params.training.exclude_features) | set(dependent))
+    variant, _ = load_with_raw(raw, [f"training.exclude_features={json.dumps(excluded)}",
+                                     f"scoring.model_name={params.scoring.model_name}-independent"])
+    independent = _train(variant, paths, build, force)
+    scored = _score(params, paths, version=main.metrics["model_version"], force=force)
+    scores, shap_values, _, _ = load_scores(scored.directory)
+    tp = params.training
+    rows, paired = [], []
+    boot = (tp.top_k, tp.bootstrap.n_resamples, tp.bootstrap.level, params.seed)
+    ours = pd.read_parquet(main.directory / "backtest.parquet")
+    xgb = ours[ours["model"] == "xgboost"]
+    for name, result in (("all sources", main), ("independent sources only", independent)):
+        predictions = pd.read_parquet(result.directory / "backtest.parquet")
+        if name != "all sources":
+            predictions = predictions[predictions["model"] == "xgboost"]
+            versus = {"XGBoost, independent sources only": predictions}
+        else:
+            versus = {m: g for m, g in predictions.groupby("model", sort=True) if m != "xgboost"}
+        for other, g in versus.items():
+            paired += [{"versus": other, "metric": m, **dict(zip(("value", "low", "high"),
+                                                                 paired_difference(xgb, g, m, *boot), strict=True))}
+                       for m in SHOWN]
+        for (model, origin), g in predictions.groupby(["model", "origin"], sort=True):
+            point = score_metrics(g["y"], g["p"], g["origin"], tp.top_k)
+            ci = bootstrap_intervals(g, tp.top_k, tp.bootstrap.n_resamples, tp.bootstrap.level, params.seed)
+            rows += [{"variant": name, "model": model, "origin": int(origin), "n": len(g),
+                      "positives": int(g["y"].sum()), "metric": m, "value": point[m], "low": ci[m][0],
+                      "high": ci[m][1]} for m in SHOWN]
+    panel, catalog, feature_manifest = load_panel(build.directory)
+    shown_raw = f" --raw {raw}" if raw is not None else ""
+    years, bt = params.features.years, tp.backtest
+    profile = {"command": f"nexus --params {_ctx().params_path} results{shown_raw}", "target": tp.target,
+               "horizon": tp.horizon_years, "years": f"{years.first}–{years.last}",
+               "origins": f"{bt.first_origin}–{bt.last_origin}", "level": tp.bootstrap.level,
+               "n_resamples": tp.bootstrap.n_resamples, "label_source": params.features.label_source}
+    provenance = {"features key": build.manifest.key, "panel": feature_manifest.outputs["panel.parquet"],
+                  "train key (all sources)": main.manifest.key,
+                  "train key (independent sources only)": independent.manifest.key}
+    variants = {"all sources": main.metrics["pooled"],
+                "independent sources only": independent.metrics["pooled"]}
+    page = render(ResultsInputs(profile=profile, variants=variants, per_origin=pd.DataFrame(rows),
+                                panel=panel, catalog=catalog, dependent=dependent, shap_values=shap_values,
+                                scores=scores, provenance=provenance, paired=pd.DataFrame(paired)))
+    atomic_write_text(out, page)
+    with atomic_path(out.with_name("results_coverage.csv")) as tmp:
+        coverage_table(panel, catalog).to_csv(tmp, index=False)
+    for written in (out, out.with_name("results_coverage.csv")):
+        written.chmod(0o644)  # documentation, readable by everyone (temp files are created 0600)
+    return out
+
+
 # Subcommands that live with their stage (one line each; keep this block sorted).
+from experiments.cli import experiment_app, promote_command, tune_command  # noqa: E402
+app.add_typer(experiment_app, name="experiment")
+app.command("promote")(promote_command)
+app.command("tune")(tune_command)
+app.add_typer(__import__("features.cli", fromlist=["data_app"]).data_app, name="data")  # nexus data fetch
+app.add_typer(__import__("scoring.cli", fromlist=["app"]).app)  # nexus serve, nexus token create|list|revoke
 # nexus-subcommands: end
 
 

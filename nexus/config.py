@@ -25,14 +25,19 @@ class PathsParams(Section):
     raw: Path
     artifacts: Path
     tracking_uri: str
+    optuna_storage: str
 
 
 class WorldParams(Section):
+    generate: bool  # `nexus run` writes the synthetic world into paths.raw (false for real data)
     n_countries: int = Field(ge=10, le=675)
     first_year: int = Field(ge=1950, le=2100)
     last_year: int = Field(ge=1950, le=2100)
     crossing_events_per_country_year: PositiveInt
     processes_per_country_year: PositiveInt
+    court_cases_per_country_year: PositiveInt       # scale > 1 only (× scale)
+    press_incidents_per_country_year: PositiveInt   # scale > 1 only (× scale)
+    scale: int = Field(ge=1, le=1000)  # 1 = the default world; N = event tables × N (features/synthetic_events.py)
 
 
 class YearRange(Section):
@@ -52,6 +57,7 @@ class FeaturesParams(Section):
     controls_source: str
     years: YearRange
     extra_lags: list[int]
+    bad_input: Literal["refuse", "quarantine"]  # a bad event partition or row stops the build, or is left out
 
 
 class OriginRange(Section):
@@ -76,17 +82,72 @@ class XGBParams(Section):
     n_jobs: int = Field(ge=1, le=64)
 
 
+Metric = Literal["auc", "average_precision", "brier", "log_loss", "recall_top_k"]
+
+
+class CalibrationParams(Section):
+    method: Literal["isotonic", "sigmoid", "none"]
+    warmup_origins: int = Field(ge=0, le=10)
+    conformal_level: float = Field(gt=0, lt=1)
+
+
 class TrainingParams(Section):
     target: Literal["t2wl_or_t3", "t3"]
     horizon_years: int = Field(ge=1, le=5)
     include_label_history: bool
+    independent_sources_only: bool
     exclude_features: list[str]
     backtest: OriginRange
     baselines: list[Literal["base_rate", "persistence", "cpi_logistic"]]
     experiment_name: str
     bootstrap: BootstrapParams
     top_k: PositiveInt
+    calibration: CalibrationParams
     xgb: XGBParams
+
+
+class SearchDim(Section):
+    type: Literal["int", "float"]
+    low: float
+    high: float
+    log: bool
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log scale needs low > 0")
+        return self
+
+
+class PrunerParams(Section):
+    n_startup_trials: int = Field(ge=0)
+    n_warmup_steps: int = Field(ge=0)
+
+
+class TuningParams(Section):
+    n_trials: PositiveInt
+    metric: Metric
+    study_name: str = Field(min_length=1)
+    pruner: PrunerParams
+    search: dict[str, SearchDim] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_dimensions(self):
+        tunable = {k: f.annotation for k, f in XGBParams.model_fields.items() if k != "n_jobs"}
+        for name, dim in self.search.items():
+            if name not in tunable:
+                known = ", ".join(sorted(tunable))
+                raise ValueError(f"search.{name} is not an xgb setting (tunable: {known})")
+            if (dim.type == "int") != (tunable[name] is int):
+                raise ValueError(f"search.{name}: type {dim.type!r} does not match training.xgb.{name}")
+        return self
+
+
+class PromotionParams(Section):
+    metric: Metric
+    margin: float = Field(ge=0)
 
 
 class Bands(Section):
@@ -94,11 +155,27 @@ class Bands(Section):
     high: float = Field(gt=0, lt=1)
 
 
+class ServiceParams(Section):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    database_url: str
+
+
 class ScoringParams(Section):
     model_name: str
     model_alias: str
     bands: Bands
     top_drivers: PositiveInt
+    service: ServiceParams
+
+
+class DaskParams(Section):
+    """Where event-level builders (and xgboost.dask) run when `enabled` (features/distributed.py)."""
+
+    enabled: bool
+    scheduler: str | None  # tcp://host:8786 of a running scheduler; None = start a LocalCluster
+    n_workers: PositiveInt  # LocalCluster only
+    threads_per_worker: PositiveInt
 
 
 class Params(Section):
@@ -106,7 +183,10 @@ class Params(Section):
     paths: PathsParams
     world: WorldParams
     features: FeaturesParams
+    dask: DaskParams
     training: TrainingParams
+    tuning: TuningParams
+    promotion: PromotionParams
     scoring: ScoringParams
 
     def resolved_paths(self, base: Path) -> PathsParams:
@@ -114,11 +194,14 @@ class Params(Section):
         def absolute(p: Path) -> Path:
             return p if p.is_absolute() else (base / p).resolve()
 
-        uri = self.paths.tracking_uri
-        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-            uri = "sqlite:///" + str(absolute(Path(uri.removeprefix("sqlite:///"))))
+        def uri(u: str) -> str:
+            if u.startswith("sqlite:///") and not u.startswith("sqlite:////"):
+                return "sqlite:///" + str(absolute(Path(u.removeprefix("sqlite:///"))))
+            return u
+
         return PathsParams(raw=absolute(self.paths.raw), artifacts=absolute(self.paths.artifacts),
-                           tracking_uri=uri)
+                           tracking_uri=uri(self.paths.tracking_uri),
+                           optuna_storage=uri(self.paths.optuna_storage))
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, source: str) -> None:
@@ -172,12 +255,17 @@ def validate_params(tree: dict[str, Any], source: str) -> Params:
             raise ConfigError(source, key, f"unknown key{hint} (valid here: {', '.join(valid)})") from None
         if err["type"] == "missing":
             raise ConfigError(source, key, "required key is missing") from None
-        raise ConfigError(source, key, f"{err['msg']} (got {err.get('input')!r})") from None
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        raise ConfigError(source, key, f"{err['msg']}{shown}") from None
 
 
-def load_params(path: Path | str, overrides: Sequence[str] | dict[str, Any] = ()) -> Params:
-    """Parse params.yaml plus overrides; errors name the file and key path."""
-    path = Path(path)
+def _read_tree(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """One params file as a tree; `extends: other.yaml` (relative to it) starts from that file's tree.
+
+    A profile such as params.real.yaml states only what differs, so keys added to params.yaml
+    reach it without an edit. Sections merge key by key; lists and values replace.
+    """
     try:
         tree = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -188,5 +276,44 @@ def load_params(path: Path | str, overrides: Sequence[str] | dict[str, Any] = ()
         raise ConfigError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(tree, dict):
         raise ConfigError(path, "", "expected a mapping of sections at the top level")
+    base = tree.pop("extends", None)
+    if base is None:
+        return tree
+    parent = (path.parent / str(base)).resolve()
+    if parent in seen or parent == path.resolve():
+        raise ConfigError(path, "extends", f"{base} extends this file again (a cycle)")
+    return _merged(_read_tree(parent, (*seen, path.resolve())), tree)
+
+
+def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
+
+
+def load_params(path: Path | str, overrides: Sequence[str] | dict[str, Any] = ()) -> Params:
+    """Parse params.yaml (or a profile that `extends` it) plus overrides; errors name file and key path."""
+    path = Path(path)
+    tree = _read_tree(path)
     apply_overrides(tree, overrides)
     return validate_params(tree, str(path))
+
+
+class ExperimentFile(Section):
+    """experiments/<name>.yaml: why it exists, and dotted overrides of params.yaml."""
+
+    description: str = Field(min_length=1)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    compare_to: str | None = None
+    overrides_from: str | None = None  # e.g. a best_params.yaml written by `nexus tune`
+
+
+def experiment_params(params: Params, overrides: dict[str, Any], source: str) -> Params:
+    """`params` with an experiment's dotted overrides, validated by the same model (errors name `source`)."""
+    for key in overrides:
+        if key == "paths" or key.startswith("paths."):
+            raise ConfigError(source, key, "an experiment cannot move paths; use --set or --params")
+    tree = apply_overrides(params.model_dump(mode="json"), dict(overrides), source)
+    return validate_params(tree, source)

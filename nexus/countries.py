@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import string
 from collections.abc import Iterable
 
 import pandas as pd
 
-# Codes publishers use that ISO 3166 does not, mapped to the code nexus keys on.
-# Each entry says who uses it; keep this the only such table in the project.
+# The one table of overrides (docs: README "Country codes"). Codes publishers use that ISO
+# 3166 does not, mapped to the code nexus keys on; each entry says who uses it.
 CODE_OVERRIDES: dict[str, str] = {
     "XKX": "XKX",  # Kosovo: World Bank WDI, RSF, V-Dem (not in ISO 3166; kept as XKX)
-    "KSV": "XKX",  # Kosovo: World Bank WGI legacy code
+    "KSV": "XKX",  # Kosovo: World Bank WGI legacy code, TI's CPI workbook
     "KOS": "XKX",  # Kosovo: Kelley/Heiss TIP tiers
     "ROM": "ROU",  # Romania: World Bank legacy code (WGI)
     "ZAR": "COD",  # DR Congo: World Bank legacy code (WGI)
@@ -28,16 +29,43 @@ CODE_OVERRIDES: dict[str, str] = {
     "ADO": "AND",  # Andorra: World Bank legacy code (WGI)
     "WBG": "PSE",  # West Bank and Gaza: World Bank code for Palestine
 }
-# Codes that name no single country: RSF's Northern Cyprus and OECS rows, the dissolved
-# Netherlands Antilles. Sources drop these rows and count them, never guess a country.
+# Two-letter codes whose reading is fragile: Namibia's ISO alpha-2 "NA" is read as missing by
+# pandas (and R) unless told otherwise, so it is mapped here explicitly.
+ISO2_OVERRIDES: dict[str, str] = {"NA": "NAM"}
+# Codes that name no single present-day country. Sources drop these rows (and tests count
+# them); nexus never guesses a country for them.
 NON_COUNTRY_CODES: dict[str, str] = {
     "CTU": "Northern Cyprus (RSF code; not an ISO 3166 country)",
     "CSS": "Organisation of Eastern Caribbean States (RSF code; several countries in one row)",
     "ANT": "Netherlands Antilles (dissolved in 2010; no successor code)",
+    "CHI": "Channel Islands (World Bank; Jersey and Guernsey together)",
+    "INX": "World Bank 'Not classified' placeholder row",
+    "DDR": "German Democratic Republic (V-Dem; dissolved 1990)",
+    "VDR": "Republic of Vietnam (V-Dem; dissolved 1975)",
+    "YMD": "South Yemen (V-Dem; merged 1990)",
+    "CSK": "Czechoslovakia (World Bank income history; dissolved 1993)",
+    "SUN": "USSR (World Bank income history; dissolved 1991)",
+    "YUG": "Serbia and Montenegro (World Bank income history; dissolved 2006)",
+    "YUGF": "Yugoslavia (World Bank income history; dissolved 1992)",
 }
+# UN M49 area codes with no ISO 3166 country (UN DESA keys its tables on M49).
+NON_COUNTRY_M49: dict[int, str] = {830: "Channel Islands (UN DESA; Jersey and Guernsey together)"}
+# Spellings the library does not match (or matches wrongly), in lower case.
 NAME_OVERRIDES: dict[str, str] = {
     "kosovo": "XKX",
     "namibia": "NAM",
+    "usa": "USA",          # transcribed TIP tiers
+    "congo (roc)": "COG",  # transcribed TIP tiers (gvnet)
+    "timor": "TLS",        # Our World in Data's RSF entity name
+}
+# Names that are not one present-day country, in lower case. Checked before the library,
+# whose patterns would otherwise match some of them to a country ("Northern Cyprus" → CYP).
+NON_COUNTRY_NAMES: dict[str, str] = {
+    "northern cyprus": "Northern Cyprus (RSF via Our World in Data)",
+    "eastern caribbean states": "OECS as one row (RSF via Our World in Data)",
+    "serbia and montenegro": "dissolved 2006 (TI CPI compilation)",
+    "yugoslavia": "dissolved (TI CPI compilation)",
+    "sark": "part of the Bailiwick of Guernsey, no ISO 3166 code (UNODC)",
 }
 
 _ONSETS = ["B", "C", "D", "F", "G", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "Br", "Tr", "Kal"]
@@ -119,13 +147,43 @@ def _iso3_codes() -> frozenset[str]:
 
 
 def code_to_iso3(code: str) -> str | None:
-    """A publisher's 3-letter code as ISO3, or None if it is not a known country code."""
+    """A publisher's 3-letter (or ISO 2-letter) code as ISO3, or None if it is not a country code."""
     code = code.strip().upper()
     if code in CODE_OVERRIDES:
         return CODE_OVERRIDES[code]
+    if len(code) == 2:
+        return ISO2_OVERRIDES.get(code) or _iso2_codes().get(code)
     if is_synthetic(code) or code in _iso3_codes():
         return code
     return None
+
+
+@functools.cache
+def _iso2_codes() -> dict[str, str]:
+    """ISO2 → ISO3; the library writes a few as patterns ("^GR$|^EL$", "^GB$|^UK$")."""
+    data = _converter().data
+    out = {}
+    for pattern, iso3 in zip(data["ISO2"], data["ISO3"], strict=True):
+        for code in re.findall(r"[A-Z]{2}", pattern or ""):
+            out.setdefault(code, iso3)
+    return out
+
+
+@functools.cache
+def _m49_codes() -> dict[int, str]:
+    data = _converter().data
+    return {int(n): c for n, c in zip(data["ISOnumeric"], data["ISO3"], strict=True) if pd.notna(n) and c}
+
+
+def m49_to_iso3(code: int) -> str | None:
+    """A UN M49 numeric area code as ISO3, or None (aggregates, non-country areas, unknown)."""
+    if code in NON_COUNTRY_M49:
+        return None
+    return _m49_codes().get(int(code))
+
+
+def is_non_country_name(name: str) -> bool:
+    return name.strip().casefold() in NON_COUNTRY_NAMES
 
 
 @functools.cache
@@ -135,6 +193,8 @@ def name_to_iso3(name: str) -> str | None:
     if not key:
         return None
     folded = key.casefold()
+    if folded in NON_COUNTRY_NAMES:
+        return None
     if folded in NAME_OVERRIDES:
         return NAME_OVERRIDES[folded]
     if folded in _synthetic_names():

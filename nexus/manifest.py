@@ -39,12 +39,16 @@ def sha256_json(obj: Any) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def source_code_hash(packages: Iterable[Path]) -> str:
-    """Hash of the .py files under the given package folders: code changes invalidate caches."""
+def source_code_hash(paths: Iterable[Path]) -> str:
+    """Hash of the given .py files and of the .py files under the given folders.
+
+    A stage hashes the code that decides its outputs, so a code change invalidates its cache.
+    """
     h = hashlib.sha256()
-    for root in packages:
-        for p in sorted(Path(root).rglob("*.py")):
-            h.update(p.relative_to(root).as_posix().encode())
+    for root in map(Path, paths):
+        files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
+        for p in files:
+            h.update((p.relative_to(root).as_posix() if root.is_dir() else p.name).encode())
             h.update(p.read_bytes())
     return "sha256:" + h.hexdigest()
 

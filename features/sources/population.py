@@ -1,35 +1,52 @@
 """Population (World Bank WDI, long format): the denominator of per-capita signals.
 
-The file mixes regional and income aggregates in with countries; they are dropped by rule
-(their codes are not ISO 3166 country codes), never by a hand list of names.
+The file mixes regional and income aggregates in with countries; they are dropped by the
+World Bank's own rule (codes its classification workbook lists as groups, see _worldbank),
+never by a hand list of names. Without that workbook every code must be a country code.
+A year's estimate is published in the following year's WDI release.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
 from features.registry import Column, register_source
+from features.sources._worldbank import CLASS_GLOB, class_aggregates
 
 
 @register_source(
     name="population",
     family="controls",
     publisher="World Bank, World Development Indicators (SP.POP.TOTL)",
-    raw_globs={"table": "wb_wdi/population.csv"},
+    raw_globs={"table": "wb_wdi/population.csv", "classification": CLASS_GLOB},
+    optional_roles=("classification",),
     columns={"population": Column(1e3, 2e9, "persons", "total population, mid-year")},
     available_after_years=1,
 )
 def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
-    return pd.concat([read_population(p) for p in files["table"]], ignore_index=True)
+    aggregates = set().union(*(class_aggregates(p) for p in files.get("classification", [])))
+    return pd.concat([read_population(p, aggregates) for p in files["table"]], ignore_index=True)
 
 
-def read_population(path: Path) -> pd.DataFrame:
+def read_population(path: Path, aggregates: Collection[str] = ()) -> pd.DataFrame:
+    """Country-year population; `aggregates` are the codes to drop (all others must be countries)."""
     raw = read_table(path, required=["Country Name", "Country Code", "Year", "Value"])
-    frame = pd.DataFrame({"iso3": iso3_from_codes(raw, "Country Code", drop_unknown=True),
-                          "year": to_year(raw, "Year"), "population": to_number(raw, "Value"),
-                          ROW: raw[ROW], FILE: raw[FILE]})
+    frame = pd.DataFrame(
+        {
+            "iso3": iso3_from_codes(raw, "Country Code", aggregates=aggregates),
+            "year": to_year(raw, "Year"),
+            "population": to_number(raw, "Value"),
+            ROW: raw[ROW],
+            FILE: raw[FILE],
+        }
+    )
     return frame[frame["iso3"].notna() & frame["population"].notna()]
+
+
+def population_table(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+    """(iso3, year, population) for sources that divide by it."""
+    return build(files)[["iso3", "year", "population"]]

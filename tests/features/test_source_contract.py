@@ -46,6 +46,7 @@ def test_validation_names_file_and_row_of_out_of_range_value():
 
     source = get_source("press_freedom")
     frame = pd.DataFrame({"iso3": ["XAA", "XAB"], "year": [2010, 2010], "press_freedom_score": [50.0, 250.0],
-                          "press_freedom_safety": [50.0, 50.0], "_row": [2, 3], "_file": ["rsf_2011.csv"] * 2})
+                          "press_freedom_safety": [50.0, 50.0], "press_freedom_political": [50.0, 50.0],
+                          "_row": [2, 3], "_file": ["rsf_2011.csv"] * 2})
     with pytest.raises(SourceDataError, match=r"rsf_2011.csv row 3: press_freedom_score = 250.0 outside the plausible range \[0, 100\]"):
         validate_source_frame(source, frame)

@@ -1,0 +1,253 @@
+"""Contestants, one per process: `python -m benchmarks.tasks TASK ARGS…` prints one JSON line.
+
+Imports happen before the clock starts; `seconds` is the work alone (the harness also
+records the process's wall time and memory). Results go to a Parquet or JSON file the
+harness compares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _emit(**report) -> None:
+    print(json.dumps(report, default=float))
+
+
+def bids_ours(folder: str, out: str) -> None:
+    from features.sources.procurement_bids import aggregate_bids
+
+    files = sorted(Path(folder).rglob("*.parquet"))
+    t = time.perf_counter()
+    frame = aggregate_bids(files)
+    seconds = time.perf_counter() - t
+    frame.drop(columns=["_row", "_file"]).to_parquet(out)
+    _emit(seconds=seconds, rows=len(frame))
+
+
+def bids_duckdb(folder: str, out: str) -> None:
+    import duckdb
+
+    from benchmarks.reference import bids_query
+
+    query = bids_query(folder)
+    t = time.perf_counter()
+    frame = duckdb.sql(query).df()
+    seconds = time.perf_counter() - t
+    frame.to_parquet(out)
+    _emit(seconds=seconds, rows=len(frame))
+
+
+def ocds_ours(path: str, out: str) -> None:
+    from features.event_tables import bad_input_policy
+    from features.registry import get_source
+
+    source = get_source("procurement_signals")
+    t = time.perf_counter()
+    with bad_input_policy("refuse") as quality:
+        frame = source.build({"releases": [Path(path)]})
+    seconds = time.perf_counter() - t
+    frame.drop(columns=["_row", "_file"]).to_parquet(out)
+    processes = sum(r.kept for r in quality.tables["ocds"])
+    _emit(seconds=seconds, rows=len(frame), processes=processes, processes_per_s=processes / seconds)
+
+
+def ocds_duckdb(path: str, out: str) -> None:
+    import duckdb
+
+    from benchmarks.reference import ocds_query
+
+    query = ocds_query(path)
+    t = time.perf_counter()
+    frame = duckdb.sql(query).df()
+    seconds = time.perf_counter() - t
+    frame.to_parquet(out)
+    processes = int(frame["processes"].sum())
+    _emit(seconds=seconds, rows=len(frame), processes=processes, processes_per_s=processes / seconds)
+
+
+def explain_via_pred_contribs(booster, X):
+    """What scoring.explain.explain could do: xgboost's exact contributions, wrapped as shap's Explanation.
+
+    shap.TreeExplainer(booster) first re-parses every tree in Python, then calls the same
+    pred_contribs; skipping the parse gives identical numbers without the overhead.
+    """
+    import shap
+    import xgboost as xgb
+
+    contrib = booster.predict(xgb.DMatrix(X), pred_contribs=True)
+    return shap.Explanation(values=contrib[:, :-1], base_values=contrib[:, -1], data=X.to_numpy(),
+                            feature_names=list(X.columns))
+
+
+def _default_pipeline(root: str, overrides: list[str]):
+    """Params of the default world under `root`, with its features built (world written if absent)."""
+    from features.panel import build_features, load_panel
+    from features.synthetic import write_world
+    from nexus.config import load_params
+
+    root = Path(root)
+    params = load_params(REPO / "params.yaml", [f"paths.raw={root / 'raw'}", f"paths.artifacts={root / 'artifacts'}",
+                                                f"paths.tracking_uri=sqlite:///{root / 'mlflow.db'}", *overrides])
+    paths = params.resolved_paths(REPO)
+    if not (paths.raw / "planted_truth.json").exists():
+        w = params.world
+        write_world(paths.raw, params.seed, w.n_countries, w.first_year, w.last_year,
+                    w.crossing_events_per_country_year, w.processes_per_country_year)
+    build = build_features(params.features, paths.raw, paths.artifacts)
+    panel, catalog, _ = load_panel(build.directory)
+    return params, panel, catalog
+
+
+def models(root: str, out: str, repeat: str = "3", overrides: str = "[]") -> None:
+    """SHAP (ours vs pred_contribs) and the backtest (ours vs a bare xgboost.train loop)."""
+    import numpy as np
+    import pandas as pd
+    import xgboost as xgb
+
+    from scoring.explain import explain
+    from training.backtest import backtest, first_fitted_origin, make_xgb
+    from training.selection import select_features
+    from training.splits import RollingOriginByYear
+    from training.train import labelled_rows
+
+    params, panel, catalog = _default_pipeline(root, json.loads(overrides))
+    tp = params.training
+    frame, target = labelled_rows(panel, tp)
+    chosen = select_features(catalog, tp)
+    labelled = frame[frame[target].notna()].reset_index(drop=True)
+    X, y, years = labelled[chosen], labelled[target].to_numpy(int), labelled["year"].to_numpy()
+    x = tp.xgb
+    native = {"objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "max_depth": x.max_depth,
+              "eta": x.learning_rate, "subsample": x.subsample, "colsample_bytree": x.colsample_bytree,
+              "min_child_weight": x.min_child_weight, "lambda": x.reg_lambda, "max_bin": x.max_bin,
+              "nthread": x.n_jobs, "seed": params.seed}
+    folds = list(RollingOriginByYear(first_fitted_origin(tp), tp.backtest.last_origin, tp.horizon_years)
+                 .split(X, y, groups=years))
+
+    def bare_loop():
+        boosters, preds = [], []
+        for train_idx, test_idx in folds:
+            booster = xgb.train(native, xgb.DMatrix(X.iloc[train_idx], y[train_idx]), num_boost_round=x.n_estimators)
+            preds.append(pd.DataFrame({"origin": int(years[test_idx[0]]), "iso3": labelled["iso3"].iloc[test_idx],
+                                       "bare": booster.predict(xgb.DMatrix(X.iloc[test_idx]))}))
+            boosters.append(booster)
+        return boosters, pd.concat(preds)
+
+    times = {"ours_xgb_only": [], "ours_all_models": [], "bare_xgb_train": []}
+    for _ in range(int(repeat)):
+        t = time.perf_counter()
+        bt = backtest(frame, target, chosen, tp, params.seed, xgb_only=True)
+        times["ours_xgb_only"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        boosters, bare_preds = bare_loop()
+        times["bare_xgb_train"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        backtest(frame, target, chosen, tp, params.seed)
+        times["ours_all_models"].append(time.perf_counter() - t)
+    both = bt.predictions.merge(bare_preds, on=["origin", "iso3"], validate="one_to_one")
+    prediction_diff = float((both["p_raw"] - both["bare"]).abs().max())
+
+    final = make_xgb(x, params.seed).fit(X, y).get_booster()
+    boosters = [*boosters, final]
+    every = frame[chosen]
+    explain(boosters[0], every.head(5))  # import shap and warm up outside the clock
+    shap_times = {"ours_explain": [], "native_pred_contribs": [], "explain_via_pred_contribs": []}
+    max_diff = 0.0
+    for _ in range(int(repeat)):
+        t = time.perf_counter()
+        ours = [explain(b, every) for b in boosters]
+        shap_times["ours_explain"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        theirs = [b.predict(xgb.DMatrix(every), pred_contribs=True) for b in boosters]
+        shap_times["native_pred_contribs"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        proposed = [explain_via_pred_contribs(b, every) for b in boosters]
+        shap_times["explain_via_pred_contribs"].append(time.perf_counter() - t)
+    for e, c in zip(proposed, theirs, strict=True):
+        max_diff = max(max_diff, float(np.max(np.abs(e.values - c[:, :-1]))))
+    for e, c in zip(ours, theirs, strict=True):
+        max_diff = max(max_diff, float(np.max(np.abs(e.values - c[:, :-1]))),
+                       float(np.max(np.abs(e.base_values - c[:, -1]))))
+    result = {"backtest": {"folds": len(folds), "scored_origins": [tp.backtest.first_origin, tp.backtest.last_origin],
+                           "rows": len(labelled), "features": len(chosen), "n_estimators": x.n_estimators,
+                           "seconds": times, "max_abs_prediction_diff": prediction_diff},
+              "shap": {"boosters": len(boosters), "rows_per_booster": len(every), "features": len(chosen),
+                       "seconds": shap_times, "max_abs_value_diff": max_diff}}
+    Path(out).write_text(json.dumps(result, indent=2))
+    _emit(seconds=statistics.median(times["ours_xgb_only"]))
+
+
+def profile_run(workdir: str, out: str) -> None:
+    """`nexus run` in `workdir` under cProfile (stats to `out`)."""
+    import cProfile
+
+    os.chdir(workdir)
+    sys.argv = ["nexus", "--params", str(Path(workdir) / "params.yaml"), "run"]
+    from nexus.cli import cli
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        cli()
+    except SystemExit:
+        pass
+    profiler.disable()
+    profiler.dump_stats(out)
+    _emit(seconds=0)
+
+
+def profile_bids(folder: str, out: str) -> None:
+    """Where ours spends its time at this size: per-query DuckDB time and the Python around it."""
+    import cProfile
+
+    from features.sources.procurement_bids import aggregate_bids
+
+    files = sorted(Path(folder).rglob("*.parquet"))
+    profiler = cProfile.Profile()
+    t = time.perf_counter()
+    profiler.enable()
+    aggregate_bids(files)
+    profiler.disable()
+    profiler.dump_stats(out)
+    _emit(seconds=time.perf_counter() - t)
+
+
+def profile_ocds(path: str, out: str, lines: str = "30000") -> None:
+    """The OCDS builder on the first `lines` processes, in one process, under cProfile."""
+    import cProfile
+    import tempfile
+
+    from features.event_tables import partition_executor
+    from features.registry import get_source
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = Path(tmp) / "ocds" / "synthetic-world" / "sample.jsonl"
+        sample.parent.mkdir(parents=True)
+        with open(path, "rb") as src, open(sample, "wb") as dst:
+            for i, line in enumerate(src):
+                if i >= int(lines):
+                    break
+                dst.write(line)
+        profiler = cProfile.Profile()
+        t = time.perf_counter()
+        with partition_executor(lambda fn, items: [fn(item) for item in items]):
+            profiler.enable()
+            get_source("procurement_signals").build({"releases": [sample]})
+            profiler.disable()
+        profiler.dump_stats(out)
+    _emit(seconds=time.perf_counter() - t, processes=int(lines))
+
+
+TASKS = {"bids-ours": bids_ours, "bids-duckdb": bids_duckdb, "ocds-ours": ocds_ours, "ocds-duckdb": ocds_duckdb,
+         "models": models, "profile-run": profile_run, "profile-bids": profile_bids, "profile-ocds": profile_ocds}
+
+if __name__ == "__main__":
+    TASKS[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,204 @@
+"""Which model versions the service answers with: aliases resolved in the registry, versions in memory.
+
+The registry is read at startup and then in the background (`refresh`), never on a request's
+fast path: a request for the default alias or an already-loaded version is a dictionary
+look-up. When an alias moves, the new version is loaded before the alias is switched, so no
+request waits for it. A pinned version (`?version=3`) is loaded on first use and kept, with
+the default, among the few most recently used.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nexus.config import Params, PathsParams
+from nexus.errors import ModelNotFoundError, NexusError
+from scoring.score import ModelRef, resolve_model
+from scoring.served import ServedVersion, backtest_metrics, load_version
+
+MAX_LOADED_VERSIONS = 4
+
+
+class ModelUnavailable(NexusError):
+    """The service's model cannot be served (alias points nowhere, still loading, broken artifact): 503."""
+
+
+class UnknownModel(NexusError):
+    """A requested alias or version the registry does not have: 404, naming what it has."""
+
+
+@dataclass
+class AliasState:
+    version: str | None
+    reason: str | None
+    checked: float
+
+
+class ModelCatalog:
+    """Aliases → versions → in-memory ServedVersions, with readiness for the default alias."""
+
+    def __init__(self, params: Params, paths: PathsParams, progress: Callable[[str], None] | None = None):
+        self.params, self.paths = params, paths
+        self.name = params.scoring.model_name
+        self.default_alias = params.scoring.model_alias
+        self.progress = progress or (lambda msg: None)
+        self._aliases: dict[str, AliasState] = {}
+        self._versions: OrderedDict[str, ServedVersion] = OrderedDict()
+        self._load_lock = threading.RLock()
+        self._ready = threading.Event()
+        self._started = threading.Event()  # set once the first load finished, ready or not
+        self.reason: str | None = "loading the model and its stored scores"
+
+    # -- the request path -------------------------------------------------------------------
+
+    def peek(self, alias: str | None = None,
+             version: int | str | None = None) -> tuple[ServedVersion, str | None] | None:
+        """The served version for a request if it is already in memory (no I/O), else None."""
+        if version is not None:
+            served = self._versions.get(str(version))
+            return (served, None) if served is not None else None
+        state = self._aliases.get(alias or self.default_alias)
+        if state is None or state.version is None:
+            return None
+        served = self._versions.get(state.version)
+        return (served, alias or self.default_alias) if served is not None else None
+
+    def get(self, alias: str | None = None,
+            version: int | str | None = None) -> tuple[ServedVersion, str | None]:
+        """The served version for a request, loading it if needed (blocking: call from a worker thread).
+
+        Raises UnknownModel (404) for an alias or version the registry never had, and
+        ModelUnavailable (503) when the default alias points nowhere or cannot be loaded.
+        """
+        found = self.peek(alias, version)
+        if found is not None:
+            return found
+        if version is not None:
+            return self._load(self._resolve(version=str(version))), None
+        alias = alias or self.default_alias
+        state = self._aliases.get(alias)
+        if alias == self.default_alias and state is not None and state.version is None:
+            raise ModelUnavailable(state.reason or "the model is not loaded")
+        if alias == self.default_alias and not self._ready.is_set() and state is None:
+            raise ModelUnavailable(self.reason or "loading")
+        ref = self._resolve(alias=alias)
+        served = self._load(ref)
+        self._aliases[alias] = AliasState(ref.version, None, time.monotonic())
+        return served, alias
+
+    # -- startup and background ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Resolve and load the default alias; readiness follows (the reason is kept if it fails)."""
+        try:
+            ref = self._resolve(alias=self.default_alias)
+            self._load(ref)
+            self._aliases[self.default_alias] = AliasState(ref.version, None, time.monotonic())
+            self.reason = None
+            self._ready.set()
+        except NexusError as exc:
+            self.reason = str(exc)
+            self._aliases[self.default_alias] = AliasState(None, self.reason, time.monotonic())
+            self._ready.clear()
+        finally:
+            self._started.set()
+
+    def refresh(self) -> None:
+        """Re-resolve every alias served so far; load a moved alias's version before switching to it."""
+        for alias in list(self._aliases):
+            try:
+                ref = self._resolve(alias=alias)
+                if ref.version != self._aliases[alias].version:
+                    self._load(ref)
+                self._aliases[alias] = AliasState(ref.version, None, time.monotonic())
+                if alias == self.default_alias:
+                    self.reason = None
+                    self._ready.set()
+            except NexusError as exc:
+                self._aliases[alias] = AliasState(None, str(exc), time.monotonic())
+                if alias == self.default_alias:
+                    self.reason = str(exc)
+                    self._ready.clear()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait for the first load to finish; True if the default alias is being served."""
+        self._started.wait(timeout)
+        return self._ready.is_set()
+
+    def default_version(self) -> str | None:
+        state = self._aliases.get(self.default_alias)
+        return state.version if state else None
+
+    # -- the registry ----------------------------------------------------------------------
+
+    def _resolve(self, alias: str | None = None, version: str | None = None) -> ModelRef:
+        try:
+            return resolve_model(self.paths, self.name, alias=alias, version=version)
+        except ModelNotFoundError as exc:
+            if alias == self.default_alias:
+                raise ModelUnavailable(f"alias {alias!r} of {self.name!r} points nowhere: {exc}") from None
+            what = f"version {version}" if version else f"alias {alias!r}"
+            raise UnknownModel(f"model {self.name!r} has no {what}; {self._known()}") from None
+
+    def _known(self) -> str:
+        try:
+            aliases, versions = self.registry_entries()
+        except NexusError:
+            return "the registry cannot be read"
+        return (f"aliases: {', '.join(f'{a}→v{v}' for a, v in sorted(aliases.items())) or 'none'}; "
+                f"versions: {', '.join(versions) or 'none'}")
+
+    def registry_entries(self) -> tuple[dict[str, str], list[str]]:
+        """(alias → version, every version) of the model, from the registry."""
+        from scoring.score import _mlflow
+
+        client = _mlflow(self.paths).MlflowClient()
+        try:
+            model = client.get_registered_model(self.name)
+            versions = client.search_model_versions(f"name='{self.name}'")
+        except Exception as exc:  # noqa: BLE001 - any store error means "cannot say"
+            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise ModelUnavailable(f"the registry has no model {self.name!r} ({reason})") from None
+        aliases = {str(a): str(v) for a, v in dict(model.aliases or {}).items()}
+        return aliases, sorted({str(v.version) for v in versions}, key=int)
+
+    def backtest(self, ref: ModelRef) -> dict:
+        run_id = ref.tags.get("nexus.run_id")
+        if not run_id:
+            return {}
+        from scoring.score import _mlflow
+
+        try:
+            run = _mlflow(self.paths).MlflowClient().get_run(run_id)
+        except Exception:  # noqa: BLE001 - a missing run leaves the metrics empty, not the service down
+            return {}
+        return backtest_metrics(dict(run.data.metrics))
+
+    def _load(self, ref: ModelRef) -> ServedVersion:
+        with self._load_lock:
+            served = self._versions.get(ref.version)
+            if served is None:
+                self.progress(f"loading {ref.name} v{ref.version}")
+                try:
+                    served = load_version(self.params, self.paths, ref, self.backtest(ref), self.progress)
+                except Exception as exc:  # noqa: BLE001 - a broken artifact is a 503 with its reason, not a 500
+                    reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                    raise ModelUnavailable(f"{ref.name} v{ref.version} cannot be served: {reason}") from None
+                self._versions[ref.version] = served
+            self._versions.move_to_end(ref.version)
+            keep = {s.version for s in self._aliases.values() if s.version} | {ref.version}
+            evictable = [v for v in self._versions if v not in keep]  # least recently used first
+            for old in evictable[: max(0, len(self._versions) - MAX_LOADED_VERSIONS)]:
+                del self._versions[old]
+            return served
+
+    def loaded(self) -> dict[str, ServedVersion]:
+        return dict(self._versions)

@@ -1,0 +1,50 @@
+"""Which panel columns a model reads: exclusions, label history, and independent sources only.
+
+"Independent" is decided from declared lineage (the rule lives in features/lineage.py), not
+from correlations: a source is dropped when it, or anything it is built from, is the label's
+source, the corruption index, or one of their inputs. A model on what remains cannot be
+re-reading the index (or the label) through a composite built from the same surveys.
+"""
+
+from __future__ import annotations
+
+from nexus.config import TrainingParams
+
+
+def dependent_sources(catalog: dict) -> set[str]:
+    """Sources in this panel sharing lineage with the label or the corruption index (features/lineage.py)."""
+    from features.lineage import dependent_sources as dependent
+
+    labels = [info["source"] for info in catalog.values() if info["family"] == "label"]
+    sources = {info["source"] for info in catalog.values()}
+    return set().union(*(dependent(sources, label) for label in labels)) if labels else dependent(sources, "")
+
+
+def check_exclusions(names: list[str]) -> None:
+    """Every excluded name must be a registered family, source or column: a typo must not be a no-op."""
+    import re
+
+    from features.registry import FAMILIES, list_sources
+    from nexus.errors import ConfigError
+
+    sources = list_sources()
+    known = set(FAMILIES) | {s.name for s in sources} | {c for s in sources for c in s.columns}
+    for name in names:
+        if re.sub(r"_lag\d+$", "", name) not in known:
+            raise ConfigError("params", "training.exclude_features",
+                              f"{name!r} is no family, source or column; "
+                              f"families: {', '.join(FAMILIES[:-2])}; "
+                              f"sources: {', '.join(s.name for s in sources)}")
+
+
+def select_features(catalog: dict, params: TrainingParams) -> list[str]:
+    """Feature columns after exclusions by name, source or family; label history only if asked."""
+    check_exclusions(params.exclude_features)
+    excluded = set(params.exclude_features)
+    if params.independent_sources_only:
+        excluded |= dependent_sources(catalog)
+    chosen = [c for c, info in catalog.items()
+              if info["family"] != "label" and not excluded & {c, info["source"], info["family"]}]
+    if params.include_label_history:
+        chosen.append("label_tier")
+    return chosen
