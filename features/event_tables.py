@@ -252,7 +252,10 @@ def map_tasks(fn: Callable, items: Sequence, *, cpu_bound: bool = False, input_b
     if custom is not None:
         return list(custom(fn, items))
     cores = os.cpu_count() or 1
-    if cpu_bound and cores > 1 and len(items) > 1 and input_bytes >= POOL_MIN_BYTES:
+    # Forking from a non-main thread (e.g. the service loading a model in the background)
+    # can deadlock or crash the child, so only the main thread uses the process pool.
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if cpu_bound and on_main_thread and cores > 1 and len(items) > 1 and input_bytes >= POOL_MIN_BYTES:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(min(cores, len(items))) as pool:
