@@ -9,7 +9,6 @@ fitted values, not forecasts, and the backtest (not these) is the measure of ski
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from nexus.config import Params, PathsParams, ScoringParams
 from nexus.countries import is_synthetic, synthetic_name
 from nexus.errors import ModelNotFoundError, NexusError
 from nexus.manifest import Manifest, atomic_path, is_complete, short, source_code_hash
+from nexus.tracking import mlflow_at
 from training.targets import add_targets, target_column
 
 SCORES = "scores.parquet"
@@ -50,12 +50,7 @@ class ScoreBuild:
 
 
 def _mlflow(paths: PathsParams):
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
-    import mlflow
-
-    mlflow.set_tracking_uri(paths.tracking_uri)
-    return mlflow
+    return mlflow_at(paths.tracking_uri)
 
 
 def resolve_model(paths: PathsParams, name: str, alias: str | None = None, version: str | None = None) -> ModelRef:
@@ -73,7 +68,7 @@ def resolve_model(paths: PathsParams, name: str, alias: str | None = None, versi
 
 
 def load_booster(paths: PathsParams, ref: ModelRef):
-    mlflow = _mlflow(paths)
+    _mlflow(paths)
     import mlflow.xgboost
 
     booster = mlflow.xgboost.load_model(f"models:/{ref.name}/{ref.version}")

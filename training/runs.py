@@ -8,7 +8,6 @@ judged on identical folds, rows and outcomes; otherwise the reason is spelled ou
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,12 +45,9 @@ class RunBacktest:
 
 
 def client(paths: PathsParams):
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
+    from nexus.tracking import mlflow_at
 
-    mlflow.set_tracking_uri(paths.tracking_uri)
-    return mlflow.MlflowClient()
+    return mlflow_at(paths.tracking_uri).MlflowClient()
 
 
 def find_experiment_run(paths: PathsParams, mlflow_experiment: str, name: str) -> str | None:

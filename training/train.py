@@ -29,6 +29,7 @@ from nexus.manifest import (
     short,
     source_code_hash,
 )
+from nexus.tracking import mlflow_at
 from training.backtest import KEYS, MODEL, Backtest, backtest, make_xgb
 from training.calibration import coverage_table, expected_calibration_error
 from training.metrics import METRICS, bootstrap_intervals, score_metrics
@@ -75,11 +76,7 @@ def summarize(predictions: pd.DataFrame, params: TrainingParams, seed: int) -> t
 
 
 def _mlflow(paths: PathsParams, experiment_name: str):
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
-    import mlflow
-
-    mlflow.set_tracking_uri(paths.tracking_uri)
+    mlflow = mlflow_at(paths.tracking_uri)
     if mlflow.get_experiment_by_name(experiment_name) is None:
         location = (Path(paths.artifacts) / "mlruns").as_uri()
         mlflow.create_experiment(experiment_name, artifact_location=location)
@@ -88,20 +85,12 @@ def _mlflow(paths: PathsParams, experiment_name: str):
 
 
 def _registered_version_exists(paths: PathsParams, name: str, version: str) -> bool:
-    mlflow = _mlflow_client_only(paths)
+    mlflow = mlflow_at(paths.tracking_uri)
     try:
         mlflow.MlflowClient().get_model_version(name, version)
         return True
     except Exception:  # noqa: BLE001 - any lookup failure means "retrain"
         return False
-
-
-def _mlflow_client_only(paths: PathsParams):
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-
-    mlflow.set_tracking_uri(paths.tracking_uri)
-    return mlflow
 
 
 def calibration_report(bt: Backtest, params: TrainingParams) -> dict:
