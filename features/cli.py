@@ -43,9 +43,11 @@ def fetch_command(
         raise typer.Exit(1)
 
 
-def source_summary(source, raw: Path) -> str:
-    """Years covered, countries and rows of one source built from `raw`, or why it could not be built."""
+def source_summary(source, raw: Path, calendar_mode: str | None = None) -> str:
+    """Years covered, countries and rows of one source built from `raw` (or why it could not be built),
+    its publication calendar, and every conflict between files its declared precedence settled."""
     from features.panel import validate_source_frame
+    from features.registry import RESOLVED
     from nexus.errors import NexusError
 
     try:
@@ -54,12 +56,19 @@ def source_summary(source, raw: Path) -> str:
         return "no files under the raw folder"
     try:
         frame = validate_source_frame(source, source.build(files))
+        if calendar_mode is not None:
+            source.calendar.check(source.name, frame["year"].unique(), calendar_mode)
     except NexusError as exc:
         return f"cannot be built: {exc}"
     if frame.empty:
         return "built, but no rows"
     n_files = sum(len(f) for f in files.values())
-    return (
-        f"years {frame['year'].min()}–{frame['year'].max()}, {frame['iso3'].nunique()} countries, "
-        f"{len(frame)} rows from {n_files} file{'s' if n_files != 1 else ''}"
-    )
+    lines = [f"years {frame['year'].min()}–{frame['year'].max()}, {frame['iso3'].nunique()} countries, "
+             f"{len(frame)} rows from {n_files} file{'s' if n_files != 1 else ''}"]
+    if calendar_mode is not None:
+        lines.append(f"published: {source.calendar.describe(calendar_mode)}")
+    if RESOLVED in frame:
+        settled = frame[frame[RESOLVED].fillna("").astype(str) != ""]
+        lines.append(f"conflicts settled by the declared precedence: {len(settled)}")
+        lines += [f"  {r['iso3']} {r['year']}: {r[RESOLVED]}" for _, r in settled.iterrows()]
+    return "\n".join(lines)

@@ -1,10 +1,17 @@
 """The feature stage: build every selected source, validate it, and join a lagged country-year panel.
 
 A panel row (iso3, year=t) holds only what was published by the end of t: a source value
-describing year y enters at t >= y + lag, and is carried forward at most
-`carry_forward_years` when an edition is missing. The row's `coverage` is the share of
-declared signals actually observed. The label (tier at t) is kept beside the features
-for training to build its targets; it is never a feature unless an experiment asks.
+describing year y enters once its source's publication calendar (features/calendar.py) says
+it was public (y + lag, or the declared date of the edition that first published it), and is
+missing once older than the source's `max_age_years`, never carried further. The row's
+`coverage` is the share of declared signals actually observed. The label (tier at t) is kept
+beside the features for training to build its targets; it is never a feature unless an
+experiment asks.
+
+Outputs: `panel.parquet`; `panel_sources.parquet` (per row and source: the data year used and
+the year it was published); `label_provenance.parquet` (per labelled row: the file and row the
+label comes from, its evidence level, the files that agree, a conflict a declared precedence
+settled, and the rule that made it: stated, or inferred by tier_placements.infer_unlisted).
 """
 
 from __future__ import annotations
@@ -18,15 +25,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.calendar import latest_published
 from features.event_tables import QUALITY_FILE, bad_input_policy
 from features.readers import FILE, ROW
-from features.registry import FeatureSource, get_source
+from features.registry import RESOLVED, FeatureSource, get_source
 from nexus.config import FeaturesParams
 from nexus.errors import ConfigError, SourceDataError
-from nexus.manifest import Manifest, atomic_path, atomic_write_text, is_complete, sha256_file, short, source_code_hash
+from nexus.manifest import (
+    Manifest,
+    atomic_path,
+    atomic_write_text,
+    is_complete,
+    sha256_file,
+    short,
+    source_code_hash,
+)
 
 PANEL = "panel.parquet"
 PROVENANCE = "panel_sources.parquet"
+LABEL_PROVENANCE = "label_provenance.parquet"
 CATALOG = "feature_catalog.json"
 KEYS = ["iso3", "year"]
 
@@ -79,21 +96,9 @@ def validate_source_frame(source: FeatureSource, frame: pd.DataFrame) -> pd.Data
         raise SourceDataError(f"source {source.name}", None, f"{column}: {str(exc).splitlines()[0]}") from None
 
 
-def _latest_known(frame: pd.DataFrame, grid: pd.DataFrame, columns: list[str], shift: int,
-                  carry: int) -> pd.DataFrame:
-    """For each grid (iso3, t): the value with the greatest data year y such that y + shift <= t,
-    provided t - (y + shift) <= carry. Returns the grid's order with columns and `data_year`."""
-    left = grid.assign(_t=grid["year"].astype("int64")).sort_values("_t", kind="stable")
-    right = frame[["iso3", "year", *columns]].assign(_t=(frame["year"] + shift).astype("int64"),
-                                                     data_year=frame["year"].astype("int64"))
-    right = right.drop(columns="year").sort_values("_t", kind="stable")
-    merged = pd.merge_asof(left, right, on="_t", by="iso3", direction="backward", tolerance=carry)
-    return merged.drop(columns="_t").set_index(KEYS).reindex(pd.MultiIndex.from_frame(grid[KEYS]))
-
-
 def assemble_panel(frames: dict[str, pd.DataFrame], sources: dict[str, FeatureSource],
-                   params: FeaturesParams, carry_forward_years: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Join built sources into the lagged panel and its per-source provenance table."""
+                   params: FeaturesParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join built sources into the panel (each value from its publication on) and the per-source provenance."""
     first, last = params.years.first, params.years.last
     entry = pd.concat([f[KEYS] for f in frames.values()]).groupby("iso3")["year"].min()
     grid = pd.DataFrame([(iso3, t) for iso3, y0 in entry.items() for t in range(max(first, y0), last + 1)],
@@ -104,24 +109,51 @@ def assemble_panel(frames: dict[str, pd.DataFrame], sources: dict[str, FeatureSo
     for name, frame in frames.items():
         source = sources[name]
         cols = list(source.columns)
-        is_label = source.family == "label"
-        lag = source.available_after_years
-        known = _latest_known(frame, grid, cols, lag, 0 if is_label else carry_forward_years)
+        calendar = source.calendar
+        published = calendar.published_year(frame["year"].to_numpy(), params.calendar)
+        known = latest_published(frame, grid, cols, published, calendar.max_age_years)
         panel = panel.join(known[cols])
         provenance.append(pd.DataFrame({"iso3": grid["iso3"].to_numpy(), "year": grid["year"].to_numpy(),
-                                        "source": name, "data_year": known["data_year"].to_numpy()}))
-        if is_label:
+                                        "source": name, "data_year": known["data_year"].to_numpy(),
+                                        "published_year": known["published_year"].to_numpy()}))
+        if source.family == "label":
             continue
         feature_cols += cols
-        for k in params.extra_lags:
-            older = _latest_known(frame, grid, cols, lag + k, carry_forward_years)
+        for k in params.extra_lags:  # the value row t − k held
+            older = latest_published(frame, grid, cols, published, calendar.max_age_years, years_back=k)
             panel = panel.join(older[cols].add_suffix(f"_lag{k}"))
     panel["coverage"] = panel[feature_cols].notna().mean(axis=1) if feature_cols else np.nan
     panel = panel.reset_index()
     panel["year"] = panel["year"].astype("int64")
     prov = pd.concat(provenance, ignore_index=True)
     prov["data_year"] = prov["data_year"].astype("Int64")
+    prov["published_year"] = prov["published_year"].astype("Int64")
     return panel, prov
+
+
+def label_provenance(frame: pd.DataFrame, raw: Path, first: int, last: int) -> pd.DataFrame:
+    """Per labelled country-year (lag 0): file (relative to raw), row, evidence and how the label was made."""
+    out = frame[(frame["year"] >= first) & (frame["year"] <= last)].copy()
+
+    def relative(path) -> str:
+        try:
+            return Path(path).resolve().relative_to(Path(raw).resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    out["file"] = out[FILE].map(relative)
+    out["row"] = out[ROW].astype("int64")
+    for text in ("evidence", "also_in", "rule", RESOLVED):
+        if text not in out:
+            out[text] = ""
+    label_cols = [c for c in out.columns if c.startswith("label_")]
+    out = out.rename(columns={RESOLVED: "resolved_conflict"})
+    keep = ["iso3", "year", *label_cols, "evidence", "file", "row", "also_in", "resolved_conflict", "rule"]
+    out = out[keep].sort_values(KEYS, kind="stable").reset_index(drop=True)
+    out["year"] = out["year"].astype("int64")
+    for c in ("evidence", "file", "also_in", "resolved_conflict", "rule"):
+        out[c] = out[c].fillna("").astype(str)
+    return out
 
 
 def feature_catalog(sources: dict[str, FeatureSource], params: FeaturesParams,
@@ -131,16 +163,14 @@ def feature_catalog(sources: dict[str, FeatureSource], params: FeaturesParams,
     for name, source in sources.items():
         for col, spec in source.columns.items():
             entry = {"source": name, "family": source.family, "publisher": source.publisher, "unit": spec.unit,
-                     "description": spec.description, "lag_years": source.available_after_years,
+                     "description": spec.description, "lag_years": source.calendar.lag_label(params.calendar),
+                     "calendar": source.calendar.as_dict(params.calendar),
                      "lineage": list(source.lineage), "files": files[name], "extra_lag": 0}
             catalog[col] = entry
             if source.family != "label":
                 for k in params.extra_lags:
                     catalog[f"{col}_lag{k}"] = entry | {"extra_lag": k}
     return catalog
-
-
-CARRY_FORWARD_YEARS = 1  # a missing edition is bridged by the previous one, never longer
 
 
 def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force: bool = False,
@@ -160,7 +190,7 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
                 inputs[p.relative_to(raw).as_posix()] = sha256_file(p)
     nexus_dir = Path(__file__).parents[1] / "nexus"
     code = source_code_hash([Path(__file__).parent, nexus_dir / "countries.py", nexus_dir / "manifest.py"])
-    params_dump = params.model_dump(mode="json") | {"carry_forward_years": CARRY_FORWARD_YEARS}
+    params_dump = params.model_dump(mode="json")
     key = Manifest.compute_key("features", inputs, params_dump, {}, code)
     directory = Path(artifacts) / "features" / short(key)
     if not force and is_complete(directory):
@@ -171,11 +201,13 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
         for n, source in sources.items():
             step(f"building {n}")
             frames[n] = validate_source_frame(source, source.build(found[n]))
+            source.calendar.check(n, frames[n]["year"].unique(), params.calendar)
     if quality.tables:
         step(f"event tables ({params.bad_input}): {quality.summary()}")
     step("joining the panel")
-    panel, prov = assemble_panel(frames, sources, params, CARRY_FORWARD_YEARS)
+    panel, prov = assemble_panel(frames, sources, params)
     panel = panel[(panel["year"] >= params.years.first) & (panel["year"] <= params.years.last)]
+    labels = label_provenance(frames[params.label_source], raw, params.years.first, params.years.last)
 
     if directory.exists():
         shutil.rmtree(directory)  # an incomplete earlier attempt: no manifest, nothing to keep
@@ -184,12 +216,14 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
         panel.to_parquet(tmp, index=False)
     with atomic_path(directory / PROVENANCE) as tmp:
         prov.to_parquet(tmp, index=False)
+    with atomic_path(directory / LABEL_PROVENANCE) as tmp:
+        labels.to_parquet(tmp, index=False)
     files_by_source = {n: {p.relative_to(raw).as_posix(): inputs[p.relative_to(raw).as_posix()]
                            for fs in found[n].values() for p in fs} for n in names}
     atomic_write_text(directory / CATALOG, json.dumps(feature_catalog(sources, params, files_by_source), indent=2))
     atomic_write_text(directory / QUALITY_FILE, json.dumps(quality.as_dict(), indent=2))
     manifest = Manifest(stage="features", key=key, inputs=inputs, params=params_dump,
-                        outputs={PANEL: "", PROVENANCE: "", CATALOG: "", QUALITY_FILE: ""},
+                        outputs={PANEL: "", PROVENANCE: "", LABEL_PROVENANCE: "", CATALOG: "", QUALITY_FILE: ""},
                         extra={"raw": str(raw), "rows": len(panel), "columns": len(panel.columns),
                                "countries": int(panel["iso3"].nunique())})
     manifest.write(directory)

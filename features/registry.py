@@ -1,9 +1,13 @@
 """The registry of feature sources: one module per publisher, declared facts beside the reader.
 
 A source declares what a reader of its docstring needs to trust a number: the columns it
-yields with their plausible ranges and units, how long after the year it describes a value
-is published (its lag), which signal family it belongs to, and which other sources the
-publisher builds it from (lineage), so an analyst can drop self-reinforcing indices.
+yields with their plausible ranges and units, when each value became public (its publication
+calendar, features/calendar.py: a constant lag or per-edition dates, and a staleness limit),
+which signal family it belongs to, and which other sources the publisher builds it from
+(lineage), so an analyst can drop self-reinforcing indices.
+
+A builder may add the text column `RESOLVED` to its rows: a conflict between files that the
+source's declared precedence settled for that row; `nexus sources` lists them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.calendar import Calendar, constant
+
 FAMILIES = ("press", "border", "judicial", "procurement", "governance", "controls", "label")
+RESOLVED = "_resolved"  # optional builder column: how a declared precedence settled a conflict on that row
 
 
 @dataclass(frozen=True)
@@ -32,9 +39,10 @@ class FeatureSource:
     """A registered source: declared facts plus `build(files) -> DataFrame[iso3, year, *columns]`.
 
     `raw_globs` maps a role to a glob under the raw folder; `build` receives the matched
-    files per role, sorted. `available_after_years` is the publication lag: a value that
-    describes year y is known from year y + lag on. `lineage` names the other sources (by
-    registry name or publisher index name) the publisher builds this one from.
+    files per role, sorted. `calendar` says when a value describing year y became public and
+    how long it may be carried (features/calendar.py); `available_after_years` is its constant
+    lag. `lineage` names the other sources (by registry name or publisher index name) the
+    publisher builds this one from.
     """
 
     name: str
@@ -42,11 +50,16 @@ class FeatureSource:
     publisher: str
     raw_globs: Mapping[str, str]
     columns: Mapping[str, Column]
-    available_after_years: int
+    calendar: Calendar
     build: Callable[[Mapping[str, list[Path]]], pd.DataFrame]
     lineage: tuple[str, ...] = ()
     optional_roles: tuple[str, ...] = ()
     description: str = field(default="", compare=False)
+
+    @property
+    def available_after_years(self) -> int:
+        """The constant lag (what the synthetic world writes; per-edition dates may differ)."""
+        return self.calendar.lag_years
 
     def find_files(self, raw_root: Path) -> dict[str, list[Path]]:
         """The raw files of each role under `raw_root`, sorted; a required role with none is an error."""
@@ -66,18 +79,26 @@ _SOURCES: dict[str, FeatureSource] = {}
 
 
 def register_source(*, name: str, family: str, publisher: str, raw_globs: Mapping[str, str],
-                    columns: Mapping[str, Column], available_after_years: int,
+                    columns: Mapping[str, Column], available_after_years: int | None = None,
+                    calendar: Calendar | None = None,
                     lineage: tuple[str, ...] = (), optional_roles: tuple[str, ...] = ()):
-    """Decorator registering a source's `build` function under `name` (duplicates refused)."""
+    """Decorator registering a source's `build` function under `name` (duplicates refused).
+
+    Give `calendar=`, or `available_after_years=k` alone for a constant lag carried one more
+    year (features.calendar.constant), not both.
+    """
     if family not in FAMILIES:
         raise ValueError(f"source {name!r}: family {family!r} is not one of {FAMILIES}")
+    if (calendar is None) == (available_after_years is None):
+        raise ValueError(f"source {name!r}: declare either calendar= or available_after_years=, exactly one")
+    calendar = calendar if calendar is not None else constant(available_after_years)
 
     def decorate(build: Callable[[Mapping[str, list[Path]]], pd.DataFrame]):
         if name in _SOURCES:
             raise ValueError(f"feature source {name!r} is registered twice")
         _SOURCES[name] = FeatureSource(
             name=name, family=family, publisher=publisher, raw_globs=dict(raw_globs),
-            columns=dict(columns), available_after_years=available_after_years, build=build,
+            columns=dict(columns), calendar=calendar, build=build,
             lineage=tuple(lineage), optional_roles=tuple(optional_roles),
             description=(build.__module__ and __import__(build.__module__, fromlist=["_"]).__doc__ or "").strip(),
         )

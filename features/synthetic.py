@@ -2,12 +2,21 @@
 
 Fictional countries on ISO user-assigned codes (XAA…) so nobody mistakes a score for a
 real one. A latent process drives every file: a shared governance factor and five
-country-level drivers that evolve as AR(1) series. The label (tier placement) depends on
-the drivers through *planted effects of known size*; each driver surfaces in one proxy
-signal with measurement noise, some signals are pure noise, and the corruption
-perceptions index is built partly from two other indices, as real composite indices are.
+country-level drivers that evolve as AR(1) series. A latent risk depends on the drivers
+through *planted effects of known size*; each driver surfaces in one proxy signal with
+measurement noise, some signals are pure noise, and the corruption perceptions index is
+built partly from two other indices, as real composite indices are.
+
+The tier placement is a political label, so it does not track the risk instantly: signals
+move first, placements follow (`place_tiers`). The report of year t judges the risk of year
+t − 2 plus a political standing that no signal sees, and it keeps last year's tier unless
+that assessment has moved well past a cut-point. A proxy file is published with lag 1, so
+the newest signals at row t already show the risk on which the report of t + 1 will be based.
+`planted_truth.json` records it all, with the skill an oracle gets from the latent signals,
+the current tier and both (`oracle_skill`), so tests can judge the pipeline against them.
+
 Countries enter late, editions go missing, and each publisher has its own lag, so the
-builders meet the same problems as on real files. `planted_truth.json` records it all.
+builders meet the same problems as on real files.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from nexus.countries import synthetic_codes, synthetic_name
 from nexus.manifest import atomic_path, atomic_write_text
@@ -26,7 +36,8 @@ from nexus.manifest import atomic_path, atomic_write_text
 REGIONS = ("Northern Reach", "Southern Belt", "Eastern Isles", "Western Plains", "Central Steppe")
 DRIVERS = ("procurement_capture", "migration_pressure", "judicial_weakness", "press_repression",
            "administrative_corruption")
-# Effect of each driver (per standard deviation) on the logit of "Tier 2 Watch List or Tier 3".
+# Effect of each driver (per standard deviation) on the latent risk logit; the placements
+# follow that risk with a lag and inertia (see `place_tiers`).
 DRIVER_EFFECTS = {"procurement_capture": 1.3, "migration_pressure": 1.0, "judicial_weakness": 0.7,
                   "press_repression": 0.45, "administrative_corruption": 0.3}
 # The panel feature through which each driver is observed (with measurement noise).
@@ -39,6 +50,17 @@ NOISE_SIGNALS = ("wgi_political_stability", "press_freedom_safety", "crossings_s
 DERIVED_SIGNALS = {"cpi_score": ("governance_indicators", "judicial_metrics")}
 TIER_LABELS = ("Tier 1", "Tier 2", "Tier 2 Watch List", "Tier 3")
 MISSING_RSF_EDITIONS = (2009, 2016)
+# How placements follow the risk (`place_tiers`): the world's physics, not analyst parameters.
+PLACEMENT_LAG_YEARS = 2               # the report of year t judges the risk of year t - 2
+TIER_CUTS = (-2.6, 0.0, 1.4)          # assessment cut-points: Tier 1 | Tier 2 | Watch List | Tier 3
+MOVE_THRESHOLDS = (1.0, -0.2, 0.3)    # per cut: how far past it the assessment must go before a move
+MOVE_SLOPE = 4.0                      # P(move) = logistic(MOVE_SLOPE * (distance past cut - threshold))
+JUMP_DISTANCE = 1.2                   # this far past the band the placement jumps to the implied tier
+SURPRISE_RATE = 0.02                  # yearly chance of a one-step move that no signal explains
+STANDING = {"permanent_sd": 0.25, "ar_rho": 0.6, "ar_sd": 0.5}  # political standing, seen by no signal
+PLACEMENT_STREAM = 9                  # the placements draw from their own generator, [seed, 9]
+ORACLE_ORIGINS = (2015, 2023)         # the backtest origins the oracle figures are computed on
+ORACLE_HORIZONS = (1, 2, 3)
 WJP_EDITIONS = ("2012-2013", "2014", "2015", "2016", "2017-2018", "2019", "2020", "2021", "2022",
                 "2023", "2024")
 
@@ -54,9 +76,10 @@ class World:
     population: np.ndarray        # (n, T)
     drivers: dict[str, np.ndarray]  # each (n, T), standardised
     governance: np.ndarray        # (n, T) shared factor
-    risk_logit: np.ndarray        # (n, T)
-    tier: np.ndarray              # (n, T) 0..3
+    risk_logit: np.ndarray        # (n, T) latent risk: planted driver effects + yearly noise
+    tier: np.ndarray              # (n, T) 0..3, placed by `place_tiers`
     special_case: np.ndarray      # (n, T) bool
+    assessment: np.ndarray        # (n, T) what the report of year t judges: lagged risk + standing
 
 
 def _ar1(rng: np.random.Generator, n: int, t: int, rho: float, means: np.ndarray) -> np.ndarray:
@@ -83,13 +106,50 @@ def simulate(seed: int, n_countries: int, first_year: int, last_year: int) -> Wo
         raw = 0.45 * governance + own
         drivers[name] = (raw - raw.mean()) / raw.std()
     logit = -1.1 + sum(DRIVER_EFFECTS[k] * drivers[k] for k in DRIVERS) + rng.normal(0, 0.5, (n, t))
-    # Tiers are ordinal cuts of the risk; "Tier 2 Watch List or Tier 3" is logit > 0.
-    tier = np.digitize(logit, [-1.6, 0.0, 1.3])
     special_case = rng.random((n, t)) < 0.006
     population = np.exp(rng.normal(15.5, 1.3, n))[:, None] * np.cumprod(
         1 + rng.normal(0.012, 0.004, (n, t)), axis=1)
+    tier, assessment = place_tiers(logit, np.random.default_rng([seed, PLACEMENT_STREAM]))
     return World(codes, years, region, entry_year, population, drivers, governance, logit, tier,
-                 special_case)
+                 special_case, assessment)
+
+
+def place_tiers(risk_logit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Tier placements that follow the latent risk late and with inertia, as a political label does.
+
+    The report of year t judges an assessment: the risk of year t − PLACEMENT_LAG_YEARS plus a
+    political standing (a permanent country offset and an AR(1) swing) that no proxy signal
+    carries. The assessment implies a tier through TIER_CUTS; the placement keeps last year's
+    tier unless the assessment lies outside that tier's band, and then moves one step towards
+    the implied tier with a probability that grows with the distance past the cut (straight to
+    it beyond JUMP_DISTANCE). Tier 1 is sticky, the Watch List cut reacts readily. A few moves
+    a year are political surprises. The first year is placed at its implied tier.
+    """
+    n, t = risk_logit.shape
+    standing = np.empty((n, t))
+    rho, sd = STANDING["ar_rho"], STANDING["ar_sd"]
+    standing[:, 0] = rng.normal(0, sd, n)
+    for j in range(1, t):
+        standing[:, j] = rho * standing[:, j - 1] + rng.normal(0, sd * np.sqrt(1 - rho**2), n)
+    standing += rng.normal(0, STANDING["permanent_sd"], n)[:, None]
+    judged = np.maximum(np.arange(t) - PLACEMENT_LAG_YEARS, 0)
+    assessment = risk_logit[:, judged] + standing
+    cuts, thresholds = np.asarray(TIER_CUTS), np.asarray(MOVE_THRESHOLDS)
+    band_low, band_high = np.r_[-np.inf, cuts], np.r_[cuts, np.inf]
+    tier = np.empty((n, t), dtype=np.int64)
+    tier[:, 0] = np.digitize(assessment[:, 0], cuts)
+    for j in range(1, t):
+        last, a = tier[:, j - 1], assessment[:, j]
+        implied = np.digitize(a, cuts)
+        up = implied > last
+        distance = np.where(up, a - band_high[last], band_low[last] - a)  # > 0 outside the band
+        cut = np.clip(np.where(up, last, last - 1), 0, len(cuts) - 1)
+        move = (implied != last) & (rng.random(n) < 1 / (1 + np.exp(-MOVE_SLOPE * (distance - thresholds[cut]))))
+        placed = np.where(distance > JUMP_DISTANCE, implied, last + np.sign(implied - last))
+        surprise = ~move & (rng.random(n) < SURPRISE_RATE)
+        nudged = np.clip(last + rng.choice([-1, 1], n), 0, len(TIER_LABELS) - 1)
+        tier[:, j] = np.where(move, placed, np.where(surprise, nudged, last))
+    return tier, assessment
 
 
 def _exists(world: World) -> np.ndarray:
@@ -344,11 +404,148 @@ def write_tiers(world: World, raw: Path) -> Path:
     return path
 
 
+def _ranked(world: World) -> np.ndarray:
+    """Country-years with a tier placement: the country exists and is not a special case."""
+    return _exists(world) & ~world.special_case
+
+
+def _fit_logistic(X: np.ndarray, y: np.ndarray, ridge: float = 1e-3, max_iter: int = 100) -> np.ndarray:
+    """Maximum-likelihood logistic regression (Newton's method, a tiny ridge so separation cannot diverge)."""
+    X = np.column_stack([np.ones(len(X)), X])
+    penalty = np.full(X.shape[1], ridge)
+    penalty[0] = 0.0
+    beta = np.zeros(X.shape[1])
+    for _ in range(max_iter):
+        p = 1 / (1 + np.exp(-X @ beta))
+        gradient = X.T @ (y - p) - penalty * beta
+        hessian = (X * (p * (1 - p))[:, None]).T @ X + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        beta += step
+        if np.abs(step).max() < 1e-9:
+            break
+    return beta
+
+
+def _predict_logistic(beta: np.ndarray, X: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-(beta[0] + X @ beta[1:])))
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """Area under the ROC curve by ranks (ties count half); None when one class is absent."""
+    positives = int(y.sum())
+    if positives == 0 or positives == len(y):
+        return None
+    ranks = rankdata(p)
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * (len(y) - positives)))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+SIGNAL_LAGS = (1, 2)  # row t's published signals describe year t - 1, their lag-1 copies year t - 2
+
+
+def oracle_skill(world: World) -> dict:
+    """What the world's own latent state can tell about the tier h years ahead, per information set.
+
+    Rows (i, t): country i placed at t and at t + h, t at least two years after the first year.
+    Outcome: Watch List or Tier 3 at t + h. Three logistic regressions: "signals" on the five
+    latent drivers at t − 1 and t − 2 (the noise-free content of row t's published signals);
+    "tier" on the one-hot current tier (the 4-tier persistence rate model); "both" on the two
+    together. Rolling origins as in the backtest: at origin T (ORACLE_ORIGINS, clipped to the
+    world) each model is fitted on rows with t + h ≤ T and scores the rows of t = T; the figures
+    pool every origin's scores.
+    """
+    ranked, years = _ranked(world), world.years
+    first_row = max(SIGNAL_LAGS)
+    out = {}
+    for h in ORACLE_HORIZONS:
+        i_all, j_all = np.nonzero(ranked[:, first_row:len(years) - h] & ranked[:, first_row + h:])
+        j_all = j_all + first_row
+        if len(j_all) == 0:
+            continue
+        tier_now = world.tier[i_all, j_all]
+        y_all = (world.tier[i_all, j_all + h] >= 2).astype(float)
+        signals = np.column_stack([world.drivers[d][i_all, j_all - lag] for lag in SIGNAL_LAGS for d in DRIVERS])
+        onehot = np.column_stack([tier_now == k for k in range(1, len(TIER_LABELS))]).astype(float)
+        designs = {"signals": signals, "tier": onehot, "both": np.column_stack([signals, onehot])}
+        scores = {k: [] for k in designs}
+        tested = []
+        for origin in range(max(ORACLE_ORIGINS[0], int(years[first_row])), min(ORACLE_ORIGINS[1], int(years[-1]) - h) + 1):
+            train = years[j_all] + h <= origin
+            test = years[j_all] == origin
+            if not test.any() or len(np.unique(y_all[train])) < 2:
+                continue
+            for name, X in designs.items():
+                scores[name].append(_predict_logistic(_fit_logistic(X[train], y_all[train]), X[test]))
+            tested.append(np.flatnonzero(test))
+        if not tested:
+            continue
+        rows = np.concatenate(tested)
+        y, candidate = y_all[rows], tier_now[rows] <= 1
+        figures = {"n_rows": int(len(rows)), "n_onsets": int(y[candidate].sum()),
+                   "origins": [int(years[j_all[t[0]]]) for t in tested]}
+        for name, parts in scores.items():
+            p = np.concatenate(parts)
+            figures[name] = {"log_loss": round(_log_loss(y, p), 4), "auc": _rounded(_auc(y, p)),
+                             "onset_auc": _rounded(_auc(y[candidate], p[candidate]))}
+        out[str(h)] = figures
+    return out
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def tier_dynamics(world: World) -> dict:
+    """Realised tier shares, churn, onset and exit rates, and how tier changes lag risk changes."""
+    ranked = _ranked(world)
+    pair = ranked[:, 1:] & ranked[:, :-1]
+    before, after = world.tier[:, :-1][pair], world.tier[:, 1:][pair]
+    unlisted, listed = before <= 1, before >= 2
+    change = np.diff(world.tier, axis=1).astype(float)
+    risk_change = np.diff(world.risk_logit, axis=1)
+    lag_corr = {}
+    for lag in (-1, 0, 1, 2, 3):  # tier change at t against risk change at t - lag
+        j = np.arange(change.shape[1])
+        ok = (j - lag >= 0) & (j - lag < change.shape[1])
+        tier_part, risk_part = change[:, j[ok]], risk_change[:, j[ok] - lag]
+        keep = pair[:, j[ok]]
+        lag_corr[str(lag)] = round(float(np.corrcoef(tier_part[keep], risk_part[keep])[0, 1]), 4)
+    shares = np.bincount(world.tier[ranked], minlength=len(TIER_LABELS)) / ranked.sum()
+    return {
+        "tier_shares": {label: round(float(x), 4) for label, x in zip(TIER_LABELS, shares, strict=True)},
+        "churn": round(float((before != after).mean()), 4),
+        "onset_rate": round(float((after[unlisted] >= 2).mean()), 4),
+        "exit_rate": round(float((after[listed] <= 1).mean()), 4),
+        "tier_change_vs_risk_change_correlation_by_lag": lag_corr,
+    }
+
+
 def planted_truth(world: World, seed: int) -> dict:
     return {
-        "description": "Planted effects of the synthetic world (nexus features/synthetic.py).",
+        "description": "Planted effects and placement dynamics of the synthetic world (nexus "
+                       "features/synthetic.py). oracle_skill: for each horizon h, logistic regressions "
+                       "fitted on the world's latent state at rolling origins " + f"{ORACLE_ORIGINS[0]}"
+                       f"-{ORACLE_ORIGINS[1]} (fit on rows t with t + h <= origin, score rows t = origin, "
+                       "pool the scores); rows are country-years placed at t and t + h; outcome Watch List "
+                       "or Tier 3 at t + h; 'signals' = the five latent drivers at t-1 and t-2 (what row "
+                       "t's published signals measure, without measurement noise), 'tier' = one-hot "
+                       "current tier (the 4-tier persistence rate model), 'both' = the two together; "
+                       "onset_auc is among rows currently Tier 1 or Tier 2.",
         "seed": seed,
-        "label": "Tier 2 Watch List or Tier 3 <=> risk_logit > 0",
+        "label": "Tier 2 Watch List or Tier 3 (tier placement >= 2)",
+        "placement": {
+            "rule": "the report of year t judges assessment(t) = risk_logit(t - lag) + political standing; "
+                    "the tier moves toward the tier the assessment implies (cuts) only once it is past "
+                    "the cut, with P(move) = logistic(slope * (distance past cut - threshold of that cut)), "
+                    "straight to the implied tier beyond jump_distance; otherwise last year's tier stays",
+            "lag_years": PLACEMENT_LAG_YEARS, "cuts": list(TIER_CUTS), "move_thresholds": list(MOVE_THRESHOLDS),
+            "move_slope": MOVE_SLOPE, "jump_distance": JUMP_DISTANCE, "surprise_rate": SURPRISE_RATE,
+            "standing": STANDING,
+        },
         "driver_effects_on_logit": DRIVER_EFFECTS,
         "driver_signals": DRIVER_SIGNALS,
         "feature_effects": {DRIVER_SIGNALS[k]: v for k, v in DRIVER_EFFECTS.items()}
@@ -361,7 +558,9 @@ def planted_truth(world: World, seed: int) -> dict:
         "missing_press_freedom_editions": list(MISSING_RSF_EDITIONS),
         "late_entrants": {c: int(y) for c, y in zip(world.codes, world.entry_year, strict=True)
                           if y > world.years[0]},
-        "base_rate": float((world.tier >= 2)[_exists(world)].mean()),
+        "base_rate": round(float((world.tier >= 2)[_ranked(world)].mean()), 4),
+        "tier_dynamics": tier_dynamics(world),
+        "oracle_skill": oracle_skill(world),
     }
 
 

@@ -115,14 +115,15 @@ def sources(raw: Path | None = typer.Option(None, "--raw", help="summarize these
     from features.cli import source_summary
     from features.registry import list_sources
 
-    _, paths = load_with_raw(raw)
+    params, paths = load_with_raw(raw)
     for s in list_sources():
         cols = ", ".join(s.columns)
         lineage = ", ".join(s.lineage) or "—"
-        typer.echo(f"{s.name:<24} {s.family:<12} lag {s.available_after_years}y  lineage: {lineage}\n"
-                   f"{'':<24} {s.publisher}\n{'':<24} columns: {cols}")
+        typer.echo(f"{s.name:<24} {s.family:<12} lag {s.calendar.lag_label(params.features.calendar)}y  "
+                   f"lineage: {lineage}\n{'':<24} {s.publisher}\n{'':<24} columns: {cols}")
         if coverage:
-            typer.echo(f"{'':<24} in {paths.raw}: {source_summary(s, paths.raw)}")
+            summary = source_summary(s, paths.raw, params.features.calendar).replace("\n", "\n" + " " * 25)
+            typer.echo(f"{'':<24} in {paths.raw}: {summary}")
 
 
 @app.command()
@@ -157,9 +158,20 @@ def _train(params, paths, build, force=False):
     result = run_training(params, paths, build, force=force, progress=_progress)
     m = result.metrics
     state = "trained" if result.trained else "up to date"
-    typer.echo(f"train: {state}; {m['model_name']} version {m['model_version']} (run {m['run_id'][:8]})")
-    typer.echo(f"backtest, pooled over origins (target {m['target']}; [90% interval over countries]):")
+    typer.echo(f"train: {state}; {m['model_name']} version {m['model_version']} (run {m['run_id'][:8]}), "
+               f"K={m['n_members']} boosters, calibration {m['calibration']['method']}")
+    dev, hold = m["development_origins"], m["holdout_origins"]
+    level = f"{params.training.bootstrap.level:.0%}"
+    typer.echo(f"development origins {dev[0]}–{dev[-1]} ({m['rows']['development']} rows; [{level} block "
+               "bootstrap over countries and origins]):")
     typer.echo(pooled_table(m).to_string(index=False))
+    if hold:
+        typer.echo(f"holdout origins {hold[0]}–{hold[-1]} ({m['rows']['holdout']} rows; reported, never chosen on):")
+        typer.echo(pooled_table(m, "pooled_holdout").to_string(index=False))
+    champion = m.get("champion")
+    if champion:
+        verdict = "champion" if champion["promoted"] else "not champion"
+        typer.echo(f"{verdict}: {champion['reason']}")
     return result
 
 
@@ -229,7 +241,10 @@ def _explain(params, build, iso3, year, plot):
         hint = (f"years {scores['year'].min()}–{scores['year'].max()}" if iso3 in known
                 else f"known countries: {', '.join(known[:8])}, …")
         raise NexusError(f"no explanation for {iso3} {year}; {hint}")
+    from training.targets import add_targets
+
     panel, catalog, _ = load_panel(Path(manifest.extra["features_dir"]))
+    panel = add_targets(panel, params.training.target, params.training.horizon_years)  # current placement too
     values = panel[(panel["iso3"] == iso3) & (panel["year"] == year)].iloc[0]
     features = [c for c in shap_values.columns if c not in ("iso3", "year", "base_value")]
     row = match.iloc[0]

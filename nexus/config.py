@@ -58,11 +58,29 @@ class FeaturesParams(Section):
     years: YearRange
     extra_lags: list[int]
     bad_input: Literal["refuse", "quarantine"]  # a bad event partition or row stops the build, or is left out
+    calendar: Literal["editions", "constant_lag"]  # publishers' per-edition dates, or every source's constant lag
 
 
 class OriginRange(Section):
+    """Scored origins first..last (horizon 1; horizon h ends h − 1 earlier); holdout = holdout_first_origin on.
+
+    The holdout origins are reported once and never read by any choice (tune, promote,
+    experiment compare, calibration method, features, hyperparameters).
+    """
+
     first_origin: int
     last_origin: int
+    holdout_first_origin: int
+
+    @model_validator(mode="after")
+    def _holdout_after_development(self):
+        if self.last_origin < self.first_origin:
+            raise ValueError(f"last_origin ({self.last_origin}) is before first_origin ({self.first_origin})")
+        if not self.first_origin < self.holdout_first_origin <= self.last_origin:
+            raise ValueError(f"holdout_first_origin ({self.holdout_first_origin}) must leave development origins "
+                             f"before it and lie within {self.first_origin + 1}–{self.last_origin}: the holdout "
+                             "may not overlap the development origins, nor be empty")
+        return self
 
 
 class BootstrapParams(Section):
@@ -85,10 +103,26 @@ class XGBParams(Section):
 Metric = Literal["auc", "average_precision", "brier", "log_loss", "recall_top_k"]
 
 
+CalibrationMethod = Literal["none", "sigmoid", "isotonic", "venn_abers"]
+
+
 class CalibrationParams(Section):
-    method: Literal["isotonic", "sigmoid", "none"]
+    """`method: auto` picks, among `candidates`, the lowest log loss on development origins only."""
+
+    method: Literal["auto", "none", "sigmoid", "isotonic", "venn_abers"]
+    candidates: list[CalibrationMethod] = Field(min_length=1)
     warmup_origins: int = Field(ge=0, le=10)
     conformal_level: float = Field(gt=0, lt=1)
+
+
+class LabelParams(Section):
+    first_report_year: int = Field(ge=1990, le=2100)  # binary target only from this report year on
+    min_evidence: float = Field(ge=0, le=4)            # drop targets transcribed below this evidence rank
+
+
+class EnsembleParams(Section):
+    n_members: int = Field(ge=1, le=100)   # K boosters with different seeds, averaged on the margin
+    min_feature_coverage: float = Field(ge=0, le=1)  # a feature is used at an origin only if this share of its rows has it
 
 
 class TrainingParams(Section):
@@ -97,12 +131,14 @@ class TrainingParams(Section):
     include_label_history: bool
     independent_sources_only: bool
     exclude_features: list[str]
+    label: LabelParams
     backtest: OriginRange
-    baselines: list[Literal["base_rate", "persistence", "cpi_logistic"]]
+    baselines: list[Literal["base_rate", "persistence", "same_as_now", "cpi_logistic"]]
     experiment_name: str
     bootstrap: BootstrapParams
     top_k: PositiveInt
     calibration: CalibrationParams
+    ensemble: EnsembleParams
     xgb: XGBParams
 
 

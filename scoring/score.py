@@ -19,27 +19,19 @@ import pandas as pd
 from features.panel import load_panel
 from nexus.config import Params, PathsParams, ScoringParams
 from nexus.countries import is_synthetic, synthetic_name
-from nexus.errors import ModelNotFoundError, NexusError
+from nexus.errors import NexusError
 from nexus.manifest import Manifest, atomic_path, is_complete, short, source_code_hash
 from nexus.tracking import mlflow_at
-from training.targets import add_targets, target_column
+from training import registry
+from training.calibration import set_label
+from training.registry import ModelRef
+from training.targets import PLACEMENT_FEATURES, add_targets, target_column
 
 SCORES = "scores.parquet"
 SCORES_CSV = "scores.csv"
 SHAP_VALUES = "shap_values.parquet"
 SHAP_FAMILIES = "shap_families.parquet"
-FAMILIES = ("press", "border", "judicial", "procurement", "governance")
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A resolved registry entry: which version an alias pointed to, and its provenance tags."""
-
-    name: str
-    version: str
-    alias: str | None
-    tags: dict[str, str]
-    source: str
+FAMILIES = ("placement", "press", "border", "judicial", "procurement", "governance")
 
 
 @dataclass(frozen=True)
@@ -55,31 +47,11 @@ def _mlflow(paths: PathsParams):
 
 def resolve_model(paths: PathsParams, name: str, alias: str | None = None, version: str | None = None) -> ModelRef:
     """Resolve `name@alias` or `name/version` in the registry; a clear error when it points nowhere."""
-    mlflow = _mlflow(paths)
-    client = mlflow.MlflowClient()
-    try:
-        mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
-    except Exception as exc:  # noqa: BLE001 - MlflowException or a store error: both mean "not there"
-        what = f"version {version}" if version else f"alias {alias!r}"
-        raise ModelNotFoundError(f"model {name!r} has no {what} in {paths.tracking_uri} "
-                                 f"({str(exc).splitlines()[0][:160]}); run 'nexus train' first") from None
-    return ModelRef(name=name, version=str(mv.version), alias=None if version else alias, tags=dict(mv.tags),
-                    source=mv.source)
-
-
-def load_booster(paths: PathsParams, ref: ModelRef):
-    _mlflow(paths)
-    import mlflow.xgboost
-
-    booster = mlflow.xgboost.load_model(f"models:/{ref.name}/{ref.version}")
-    booster.set_param({"nthread": 1})
-    return booster
+    return registry.resolve(paths, name, alias=alias, version=version)
 
 
 def features_dir_of(paths: PathsParams, ref: ModelRef) -> Path:
-    key = ref.tags.get("nexus.features_key")
-    if not key:
-        raise NexusError(f"model {ref.name} version {ref.version} has no nexus.features_key tag")
+    key = ref.card.features_key
     directory = Path(paths.artifacts) / "features" / short(key)
     if not (directory / "manifest.json").exists():
         raise NexusError(f"{directory}: the panel model {ref.name} v{ref.version} was trained on is missing; "
@@ -117,37 +89,42 @@ def score(params: Params, paths: PathsParams, *, alias: str | None = None, versi
         return ScoreBuild(directory, Manifest.read(directory), built=False)
 
     panel, catalog, _ = load_panel(fdir)
-    booster = load_booster(paths, ref)
-    features = list(booster.feature_names)
-    training_params = json.loads(ref.tags.get("nexus.training_params", "{}") or "{}")
-    target = training_params.get("target", params.training.target)
-    horizon = int(training_params.get("horizon_years", params.training.horizon_years))
-    frame = add_targets(panel, target, horizon)
+    card = ref.card
+    model = registry.load_model(paths, ref)
+    features = list(model.feature_names_in_)
+    frame = add_targets(panel, card.target, card.horizon_years)
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise NexusError(f"model {ref.name} v{ref.version} reads columns the panel lacks: {', '.join(missing[:8])}")
     X = frame[features].astype("float64")
-    step(f"scoring {len(X)} country-years with {ref.name} v{ref.version}")
-    from scoring.explain import explain
-
-    explanation = explain(booster, X)
-    margin = explanation.values.sum(axis=1) + explanation.base_values
-    probability = 1 / (1 + np.exp(-margin))
+    step(f"scoring {len(X)} country-years with {ref.name} v{ref.version} ({card.n_members} boosters, "
+         f"{card.calibration} calibration, Venn-Abers interval)")
+    explanation = model.explain(X)
+    served = model.predict_all(X, current_listed=frame["current_listed"])
+    probability = served["p"].to_numpy()
     scores = pd.DataFrame({
         "iso3": frame["iso3"], "country": frame["iso3"].map(country_name), "year": frame["year"],
         "target_year": frame["target_year"], "probability": probability, "band": band(probability, sp),
-        "coverage": frame["coverage"], "in_training": frame[target_column(target, horizon)].notna(),
+        "probability_raw": served["p_raw"].to_numpy(), "probability_low": served["p_low"].to_numpy(),
+        "probability_high": served["p_high"].to_numpy(), "interval_method": card.interval,
+        "conformal_set": set_label(served["set_yes"], served["set_no"]),
+        "conformal_level": card.conformal_level, "calibration": card.calibration,
+        "coverage": frame["coverage"], "in_training": frame[target_column(card.target, card.horizon_years)].notna(),
         "model_name": ref.name, "model_version": ref.version, "model_alias": ref.alias or "",
         "panel_sha256": feature_manifest.outputs["panel.parquet"],
-        "params_sha256": ref.tags.get("nexus.params_sha256", ""), "run_id": ref.tags.get("nexus.run_id", ""),
+        "params_sha256": card.params_sha256, "run_id": card.run_id,
         "features_key": feature_manifest.key,
     })
     shap_wide = pd.DataFrame(explanation.values, columns=features)
     shap_wide.insert(0, "base_value", explanation.base_values)
     shap_wide.insert(0, "year", frame["year"].to_numpy())
     shap_wide.insert(0, "iso3", frame["iso3"].to_numpy())
-    fam = {f: [c for c in features if catalog.get(c, {}).get("family") == f] for f in FAMILIES}
+    family_of = {c: "placement" if c in PLACEMENT_FEATURES else catalog.get(c, {}).get("family") for c in features}
+    fam = {f: [c for c in features if family_of[c] == f] for f in FAMILIES}
     families = pd.DataFrame({"iso3": frame["iso3"].to_numpy(), "year": frame["year"].to_numpy()})
     for f, cols in fam.items():
         families[f] = shap_wide[cols].sum(axis=1).to_numpy() if cols else 0.0
-    other = [c for c in features if catalog.get(c, {}).get("family") not in FAMILIES]
+    other = [c for c in features if family_of[c] not in FAMILIES]
     if other:
         families["other"] = shap_wide[other].sum(axis=1).to_numpy()
 

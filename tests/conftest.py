@@ -84,9 +84,11 @@ def make_params():
 
 
 # Small, real training settings for the tests of tuning, calibration, promotion and experiments:
-# few trees, five scored origins and a short bootstrap keep each backtest around a second.
-SMALL = {"training.xgb.n_estimators": 40, "training.xgb.n_jobs": 1,
-         "training.backtest.first_origin": 2019, "training.backtest.last_origin": 2023,
+# few trees, two boosters, three development and three holdout origins and a short bootstrap keep
+# each backtest around a second.
+SMALL = {"training.xgb.n_estimators": 40, "training.xgb.n_jobs": 1, "training.ensemble.n_members": 2,
+         "training.backtest.first_origin": 2018, "training.backtest.last_origin": 2023,
+         "training.backtest.holdout_first_origin": 2021,
          "training.calibration.warmup_origins": 2, "training.bootstrap.n_resamples": 100,
          "tuning.pruner.n_startup_trials": 2, "tuning.pruner.n_warmup_steps": 1,
          "tuning.search": {"n_estimators": {"type": "int", "low": 5, "high": 30, "log": False},

@@ -1,61 +1,80 @@
 """The rolling-origin backtest: every model at every origin, calibrated with what was known then.
 
-At origin T each model is fitted on rows whose outcomes are known by T and forecasts the
-rows of year T. XGBoost's raw forecast is then calibrated, and given a conformal prediction
-set, from the raw forecasts of earlier origins whose outcomes are known by T (the fold's own
-out-of-sample history). `warmup_origins` extra origins before the first scored one are
-forecast only to seed that history; they are never scored. Tuning runs this same function,
-so an Optuna trial is judged on exactly the folds and rows the leaderboard uses.
+At origin T each model is fitted on rows whose outcomes are known by T and forecasts the rows
+of year T. The product model is a `RiskModel` (training/model.py), the very class the final fit
+registers and the service loads. Its raw forecasts are calibrated per origin from the raw
+forecasts of earlier origins whose outcomes are known by T (the fold's own out-of-sample
+history), with the Venn-Abers interval and the conformal set fitted the same way.
+`warmup_origins` extra origins before the first scored one only seed that history.
+
+Which calibration method serves is *chosen* here: with `calibration.method: auto`, the
+candidate with the lowest log loss on the development origins' calibrated forecasts. The
+holdout origins (`backtest.holdout_first_origin` on) are forecast exactly like the others but
+never read by that choice, nor by tuning (`development_only=True` does not even fit them),
+promotion or comparison.
+
+A feature is used at an origin only where at least `ensemble.min_feature_coverage` of that
+year's rows observe it: a series that stopped is not learnt from rows that had it and then
+read as "missing" in the year scored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from nexus.config import TrainingParams, XGBParams
+from nexus.config import TrainingParams
 from nexus.errors import ConfigError
-from training.baselines import BaseRateClassifier, PersistenceClassifier, corruption_index_logistic
-from training.calibration import Calibrator, ConformalSets, fit_calibrator, fit_conformal
+from training.baselines import BaseRateClassifier, PersistenceClassifier, SameAsNowClassifier, corruption_index_logistic
+from training.calibration import fit_calibrator, fit_conformal, venn_abers
+from training.metrics import score_metrics
+from training.model import RiskModel
 from training.splits import RollingOriginByYear
 
 MODEL = "xgboost"
 KEYS = ["iso3", "year", "origin"]
+STATUS = ["current_listed", "current_tier"]
+COLUMNS = ["iso3", "year", "origin", "model", "y", "p", "p_raw", "p_low", "p_high", "set_yes", "set_no",
+           "current_listed", "current_tier", "horizon", "holdout"]
 
 
 @dataclass(frozen=True)
 class Backtest:
-    """Out-of-sample forecasts, XGBoost's SHAP values on them, and the calibration for the final model."""
+    """Out-of-sample forecasts, the product model's SHAP values on them, and the calibration chosen."""
 
-    predictions: pd.DataFrame  # iso3, year, origin, model, y, p, p_raw, set_yes, set_no
-    shap: pd.DataFrame         # iso3, year, origin, one column per feature (log-odds contributions)
-    calibrator: Calibrator     # fitted on every out-of-sample XGBoost forecast (warm-up included)
-    conformal: ConformalSets
+    predictions: pd.DataFrame  # COLUMNS: every model, every scored origin
+    shap: pd.DataFrame         # iso3, year, origin, one column per feature (log-odds; NaN = not used then)
+    history: pd.DataFrame      # raw product-model forecasts of every origin, warm-up included
+    calibration_method: str    # the method serving (chosen on development origins when `auto`)
+    calibration_choice: dict = field(default_factory=dict)  # candidate → development log loss
+    features_by_origin: dict = field(default_factory=dict)  # origin → features used
 
-
-def make_xgb(x: XGBParams, seed: int):
-    import xgboost as xgb
-
-    return xgb.XGBClassifier(
-        n_estimators=x.n_estimators, max_depth=x.max_depth, learning_rate=x.learning_rate,
-        subsample=x.subsample, colsample_bytree=x.colsample_bytree, min_child_weight=x.min_child_weight,
-        reg_lambda=x.reg_lambda, max_bin=x.max_bin, n_jobs=x.n_jobs, tree_method="hist",
-        objective="binary:logistic", eval_metric="logloss", random_state=seed,
-    )
+    @property
+    def development(self) -> pd.DataFrame:
+        return self.predictions[~self.predictions["holdout"]]
 
 
-def model_factories(params: TrainingParams, seed: int, columns: set[str]) -> dict[str, Callable[[], object]]:
-    """XGBoost plus the configured baselines whose input column exists in this panel."""
-    factories: dict[str, Callable[[], object]] = {MODEL: lambda: make_xgb(params.xgb, seed)}
+def model_factories(params: TrainingParams, columns: set[str]) -> dict[str, Callable[[], object]]:
+    """The configured baselines whose input column exists in this panel."""
+    factories: dict[str, Callable[[], object]] = {}
     if "base_rate" in params.baselines:
         factories["base_rate"] = BaseRateClassifier
-    if "persistence" in params.baselines and "label_tier" in columns:
-        factories["persistence"] = PersistenceClassifier
+    if "persistence" in params.baselines and "current_tier" in columns:
+        factories["persistence"] = lambda: PersistenceClassifier(column="current_tier")
+    if "same_as_now" in params.baselines and "current_listed" in columns:
+        factories["same_as_now"] = SameAsNowClassifier
     if "cpi_logistic" in params.baselines and "cpi_score" in columns:
         factories["cpi_logistic"] = corruption_index_logistic
     return factories
+
+
+def last_origin(params: TrainingParams, *, development_only: bool = False) -> int:
+    """The last origin whose target report exists at this horizon (the holdout's last, unless asked)."""
+    last = params.backtest.last_origin - (params.horizon_years - 1)
+    return min(last, params.backtest.holdout_first_origin - 1) if development_only else last
 
 
 def first_fitted_origin(params: TrainingParams) -> int:
@@ -64,73 +83,121 @@ def first_fitted_origin(params: TrainingParams) -> int:
     return params.backtest.first_origin - warmup - (params.horizon_years - 1 if warmup else 0)
 
 
+def available_features(rows: pd.DataFrame, features: list[str], min_share: float) -> list[str]:
+    """Features observed in at least `min_share` of `rows` (the year being forecast)."""
+    if rows.empty:
+        return list(features)
+    share = rows[features].notna().mean()
+    return [f for f in features if share[f] >= min_share and share[f] > 0]
+
+
 def backtest(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,
              progress: Callable[[str], None] | None = None, *, xgb_only: bool = False,
+             development_only: bool = False,
              on_origin: Callable[[int, pd.DataFrame], None] | None = None) -> Backtest:
-    """Forecast every scored origin with every model; `on_origin(origin, xgb_rows)` after each (pruning)."""
+    """Forecast every scored origin with every model; `on_origin(origin, raw product rows)` after each."""
     step = progress or (lambda msg: None)
     h, cal = params.horizon_years, params.calibration
     labelled = frame[frame[target].notna()].reset_index(drop=True)
-    extra = [c for c in ("label_tier", "cpi_score") if c in labelled.columns and c not in features]
-    X = labelled[features + extra]
+    extra = [c for c in (*STATUS, "cpi_score") if c in labelled.columns and c not in features]
     y = labelled[target].to_numpy(int)
-    factories = model_factories(params, seed, set(X.columns))
-    if xgb_only:
-        factories = {MODEL: factories[MODEL]}
-    splitter = RollingOriginByYear(first_fitted_origin(params), params.backtest.last_origin, h)
-    history: list[pd.DataFrame] = []   # raw XGBoost forecasts of every origin so far
-    out, shap_rows = [], []
-    xgb_rows = None
-    for train_idx, test_idx in splitter.split(X, y, groups=labelled["year"].to_numpy()):
+    factories = {} if xgb_only else model_factories(params, set(labelled.columns))
+    holdout_first = params.backtest.holdout_first_origin
+    splitter = RollingOriginByYear(first_fitted_origin(params), last_origin(params, development_only=development_only), h)
+    history, out, shap_rows, used = [], [], [], {}
+    for train_idx, test_idx in splitter.split(labelled, y, groups=labelled["year"].to_numpy()):
         origin = int(labelled["year"].iat[test_idx[0]])
         scored = origin >= params.backtest.first_origin
-        step(f"origin {origin}{'' if scored else ' (calibration warm-up)'}: "
-             f"train {len(train_idx)} rows, test {len(test_idx)}")
-        keys = pd.DataFrame({"iso3": labelled["iso3"].iloc[test_idx].to_numpy(), "year": origin,
-                             "origin": origin, "y": y[test_idx]})
+        test = labelled.iloc[test_idx]
+        cols = available_features(test, features, params.ensemble.min_feature_coverage)
+        used[origin] = cols
+        step(f"origin {origin}{'' if scored else ' (calibration warm-up)'}"
+             f"{' (holdout)' if origin >= holdout_first else ''}: train {len(train_idx)} rows, "
+             f"test {len(test_idx)}, {len(cols)} features")
+        keys = pd.DataFrame({"iso3": test["iso3"].to_numpy(), "year": origin, "origin": origin,
+                             "y": y[test_idx], "current_listed": _col(test, "current_listed"),
+                             "current_tier": _col(test, "current_tier")})
+        model = RiskModel.from_params(params, seed).fit(labelled.iloc[train_idx][cols], y[train_idx])
+        rows = keys.assign(model=MODEL, p_raw=model.predict_raw(test[cols]))
+        history.append(rows)
+        if not scored:
+            continue
+        explanation = model.explain(test[cols])
+        shap_rows.append(pd.concat([keys[KEYS], pd.DataFrame(explanation.values.astype("float32"), columns=cols)],
+                                   axis=1))
         for name, factory in factories.items():
-            if name != MODEL and not scored:
-                continue
-            cols = features if name == MODEL else features + extra
-            model = factory().fit(X.iloc[train_idx][cols], y[train_idx])
-            p_raw = model.predict_proba(X.iloc[test_idx][cols])[:, 1]
-            rows = keys.assign(model=name, p=p_raw, p_raw=p_raw)
-            if name == MODEL:
-                history.append(rows)
-                if not scored:
-                    continue
-                known = pd.concat(history[:-1], ignore_index=True) if len(history) > 1 else rows.iloc[:0]
-                known = known[known["origin"] + h <= origin]
-                rows = xgb_rows = _calibrate(rows, known, cal.method, cal.conformal_level)
-                contributions = _contributions(model, X.iloc[test_idx][cols])
-                shap_rows.append(pd.concat([keys[KEYS], contributions], axis=1))
-            out.append(rows)
-        if scored and on_origin is not None:
-            on_origin(origin, xgb_rows)
-    if not out:
+            Xb = labelled[cols + extra]
+            baseline = factory().fit(Xb.iloc[train_idx], y[train_idx])
+            p = baseline.predict_proba(Xb.iloc[test_idx])[:, 1]
+            out.append(keys.assign(model=name, p=p, p_raw=p))
+        if on_origin is not None:
+            on_origin(origin, rows.assign(p=rows["p_raw"]))
+    if not history or not any(o >= params.backtest.first_origin for o in used):
         raise ConfigError("params.yaml", "training.backtest",
                           "no origin has both training and test rows in the panel's years")
-    predictions = pd.concat(out, ignore_index=True)[["iso3", "year", "origin", "model", "y", "p", "p_raw",
-                                                     "set_yes", "set_no"]]
-    predictions[["set_yes", "set_no"]] = predictions[["set_yes", "set_no"]].astype("boolean")
-    everything = pd.concat(history, ignore_index=True)
-    return Backtest(predictions=predictions, shap=pd.concat(shap_rows, ignore_index=True),
-                    calibrator=fit_calibrator(everything["p_raw"], everything["y"], cal.method),
-                    conformal=fit_conformal(everything["p_raw"], everything["y"], cal.conformal_level))
+    raw = pd.concat(history, ignore_index=True)
+    calibrated = {m: rolling_calibration(raw, m, h, cal.conformal_level, params.backtest.first_origin)
+                  for m in _candidates(cal)}
+    choice = {m: _log_loss(c[c["origin"] < holdout_first]) for m, c in calibrated.items()}
+    method = cal.method if cal.method != "auto" else min(choice, key=lambda m: (choice[m], m))
+    out.insert(0, calibrated[method].assign(model=MODEL))
+    predictions = pd.concat(out, ignore_index=True).assign(horizon=h)
+    predictions["holdout"] = predictions["origin"] >= holdout_first
+    for c in ("p_low", "p_high"):
+        if c not in predictions:
+            predictions[c] = np.nan
+    for c in ("set_yes", "set_no"):
+        predictions[c] = predictions[c].astype("boolean") if c in predictions else pd.array(
+            [pd.NA] * len(predictions), dtype="boolean")
+    shap = pd.concat(shap_rows, ignore_index=True)
+    return Backtest(predictions=predictions[COLUMNS], shap=shap, history=raw, calibration_method=method,
+                    calibration_choice=choice, features_by_origin=used)
 
 
-def _calibrate(rows: pd.DataFrame, known: pd.DataFrame, method: str, level: float) -> pd.DataFrame:
-    """Calibrated probability and conformal set for one origin, fitted on forecasts known by then."""
-    calibrator = fit_calibrator(known["p_raw"], known["y"], method)
-    conformal = fit_conformal(known["p_raw"], known["y"], level)
-    yes_in, no_in = conformal.sets(rows["p_raw"])
-    return rows.assign(p=calibrator.apply(rows["p_raw"]), set_yes=pd.array(yes_in, dtype="boolean"),
-                       set_no=pd.array(no_in, dtype="boolean"))
+def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return frame[name].to_numpy(float) if name in frame.columns else np.full(len(frame), np.nan)
 
 
-def _contributions(model, X: pd.DataFrame) -> pd.DataFrame:
-    """Exact tree SHAP values (log-odds) from xgboost itself: cheap enough for every origin."""
-    import xgboost as xgb
+def _candidates(cal) -> list[str]:
+    return list(dict.fromkeys(cal.candidates if cal.method == "auto" else [cal.method]))
 
-    contrib = model.get_booster().predict(xgb.DMatrix(X), pred_contribs=True)[:, :-1]
-    return pd.DataFrame(contrib.astype("float32"), columns=list(X.columns))
+
+def _log_loss(rows: pd.DataFrame) -> float:
+    if rows.empty:
+        return float("nan")
+    return score_metrics(rows["y"], rows["p"], rows["origin"], 1)["log_loss"]
+
+
+def rolling_calibration(raw: pd.DataFrame, method: str, horizon: int, level: float,
+                        first_scored: int) -> pd.DataFrame:
+    """Scored origins' forecasts calibrated with `method`, each fitted on forecasts known by then.
+
+    Known by origin T: forecasts of origins o with o + horizon <= T (their outcomes are public).
+    Every row also gets the Venn-Abers interval and the conformal set fitted on the same rows.
+    """
+    parts = []
+    for origin, rows in raw[raw["origin"] >= first_scored].groupby("origin", sort=True):
+        known = raw[raw["origin"] + horizon <= origin]
+        rows = rows.copy()
+        if known.empty or known["y"].nunique() < 2:
+            rows["p"], rows["p_low"], rows["p_high"] = rows["p_raw"], np.nan, np.nan
+            rows["set_yes"] = rows["set_no"] = True
+        else:
+            calibrator = fit_calibrator(known["p_raw"], known["y"], method)
+            rows["p"] = calibrator.apply(rows["p_raw"])
+            _, rows["p_low"], rows["p_high"] = venn_abers(known["p_raw"], known["y"], rows["p_raw"])
+            conformal = fit_conformal(known["p_raw"], known["y"], level, known["current_listed"])
+            rows["set_yes"], rows["set_no"] = conformal.sets(rows["p_raw"], rows["current_listed"])
+        parts.append(rows)
+    return pd.concat(parts, ignore_index=True)
+
+
+def final_model(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,
+                bt: Backtest, score_year: int) -> RiskModel:
+    """The served model: every labelled row, features present in the latest year scored, and the
+    backtest's chosen calibration fitted on every out-of-sample forecast (warm-up and holdout included)."""
+    labelled = frame[frame[target].notna()]
+    latest = frame[frame["year"] == score_year]
+    cols = available_features(latest, features, params.ensemble.min_feature_coverage)
+    model = RiskModel.from_params(params, seed, calibration=bt.calibration_method)
+    return model.fit(labelled[cols], labelled[target].astype(int), calibration_rows=bt.history)

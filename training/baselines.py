@@ -3,6 +3,7 @@
 - BaseRateClassifier: the training share of positives for everyone.
 - PersistenceClassifier: the rate of positives among training rows with the same current
   tier (the last observed placement), so "copy last year's tier" gets calibrated odds.
+- SameAsNowClassifier: plain "same as now": listed now → listed next (1 − ε), else ε.
 - corruption_index_logistic: logistic regression on the corruption perceptions index alone.
 """
 
@@ -33,24 +34,60 @@ class BaseRateClassifier(ClassifierMixin, BaseEstimator):
 
 
 class PersistenceClassifier(ClassifierMixin, BaseEstimator):
-    """P(target | current tier), smoothed toward the base rate; unknown tier → base rate."""
+    """P(target | current tier), smoothed toward the base rate (the 4-tier rate model).
 
-    def __init__(self, column: str = "label_tier", smoothing: float = 1.0):
+    A row whose tier is unknown but whose listed status is known (report years whose Tier 1/2
+    lists are incomplete) gets the rate of its listed status; a row with neither, the base rate.
+    """
+
+    def __init__(self, column: str = "current_tier", listed_column: str = "current_listed",
+                 smoothing: float = 1.0):
         self.column = column
+        self.listed_column = listed_column
         self.smoothing = smoothing
+
+    def _smoothed_rates(self, y: pd.Series, by: pd.Series) -> dict:
+        g = y.groupby(by).agg(["sum", "count"])   # NaN keys are dropped: unknown is not a group
+        return ((g["sum"] + self.smoothing * self.rate_) / (g["count"] + self.smoothing)).to_dict()
 
     def fit(self, X, y):
         y = pd.Series(np.asarray(y, dtype=float), index=X.index)
-        tier = X[self.column]
         self.classes_ = np.array([0, 1])
         self.rate_ = float(y.mean())
-        g = y.groupby(tier).agg(["sum", "count"])
-        smoothed = (g["sum"] + self.smoothing * self.rate_) / (g["count"] + self.smoothing)
-        self.rate_by_tier_ = smoothed.to_dict()
+        self.rate_by_tier_ = self._smoothed_rates(y, X[self.column])
+        self.rate_by_listed_ = self._smoothed_rates(y, X[self.listed_column])
         return self
 
     def predict_proba(self, X):
-        p = X[self.column].map(self.rate_by_tier_).fillna(self.rate_).to_numpy(float)
+        by_listed = X[self.listed_column].map(self.rate_by_listed_)
+        p = X[self.column].map(self.rate_by_tier_).fillna(by_listed).fillna(self.rate_).to_numpy(float)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class SameAsNowClassifier(ClassifierMixin, BaseEstimator):
+    """Plain "same as now": 1 − ε if listed now, ε if unlisted, the base rate if the status is unknown.
+
+    ε keeps log loss finite when a placement does change; nothing about the data is learned
+    except the base rate for rows without a current status.
+    """
+
+    def __init__(self, listed_column: str = "current_listed", epsilon: float = 0.02):
+        self.listed_column = listed_column
+        self.epsilon = epsilon
+
+    def fit(self, X, y):
+        if not 0 < self.epsilon < 0.5:
+            raise ValueError(f"epsilon must lie in (0, 0.5), got {self.epsilon}")
+        self.classes_ = np.array([0, 1])
+        self.rate_ = float(np.mean(np.asarray(y, dtype=float)))
+        return self
+
+    def predict_proba(self, X):
+        listed = X[self.listed_column].to_numpy(float)
+        p = np.where(np.isnan(listed), self.rate_, np.where(listed >= 0.5, 1 - self.epsilon, self.epsilon))
         return np.column_stack([1 - p, p])
 
     def predict(self, X):

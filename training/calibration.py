@@ -5,10 +5,17 @@ All three are fitted on out-of-sample forecasts whose outcomes were known at the
 probabilities of boosted trees are overconfident, and re-fitting a model per fold to get
 held-out forecasts would double the backtest's cost.
 
-The conformal sets are Mondrian (class-conditional) split-conformal sets over the binary
-outcome: "yes" is in the set when the raw probability is at least `p_yes_min`, "no" when
-it is at most `p_no_max`. Each class keeps its own coverage guarantee, so the rarer
-positive class is not sacrificed to reach the overall target.
+The conformal sets are Mondrian split-conformal sets over the binary outcome, conditional on
+the class *and* on the current listed status: "yes" is in the set when the raw probability is
+at least that group's `p_yes_min`, "no" when it is at most its `p_no_max`. Each (status, class)
+cell keeps its own coverage guarantee, so onsets (unlisted now, listed next) are covered at the
+stated level instead of being sacrificed to the many rows that stay put.
+
+The interval on every score is Venn-Abers' [p0, p1] (the `venn-abers` package): the two
+isotonic calibrations obtained by adding the scored row to the calibration set once as a
+negative and once as a positive. Its width says how much the calibration data pin the
+probability down; one of the two is calibrated whenever the calibration rows are exchangeable
+with the scored one.
 """
 
 from __future__ import annotations
@@ -50,16 +57,15 @@ class Calibrator:
             p = np.interp(p_raw, self.x, self.y)
         elif self.method == "sigmoid":
             p = 1 / (1 + np.exp(-(self.a * _logit(p_raw) + self.b)))
+        elif self.method == "venn_abers":
+            p = venn_abers(self.x, self.y, p_raw)[0]
         else:
             return p_raw
         return np.clip(p, self.floor, 1 - self.floor)
 
     def to_json(self) -> str:
         doc = {k: v for k, v in asdict(self).items() if v not in ([], None)}
-        for key in ("x", "y"):
-            if key in doc:
-                doc[key] = [round(v, 5) for v in doc[key]]
-        return json.dumps(doc, separators=(",", ":"))
+        return json.dumps(doc, separators=(",", ":"))   # full precision: the served number is the measured one
 
     @classmethod
     def from_json(cls, text: str) -> Calibrator:
@@ -69,12 +75,27 @@ class Calibrator:
 IDENTITY = Calibrator("none")
 
 
+def venn_abers(p_cal, y_cal, p_raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(point, p0, p1) of the inductive Venn-Abers predictor on calibration pairs (p_cal, y_cal)."""
+    from venn_abers import VennAbers
+
+    p_cal, y_cal, p_raw = np.asarray(p_cal, float), np.asarray(y_cal, int), np.asarray(p_raw, float)
+    if len(p_raw) == 0:
+        return (np.empty(0),) * 3
+    va = VennAbers().fit(np.c_[1 - p_cal, p_cal], y_cal)
+    point, p01 = va.predict_proba(np.c_[1 - p_raw, p_raw])
+    return point[:, 1], p01[:, 0], p01[:, 1]
+
+
 def fit_calibrator(p_raw, y, method: str) -> Calibrator:
     """Fit `method` on (raw probability, outcome) pairs; identity when there is nothing to learn from."""
     p_raw, y = np.asarray(p_raw, float), np.asarray(y, float)
     if method == "none" or len(np.unique(y)) < 2:
         return IDENTITY
     floor = max(EPS, 0.5 / len(y))
+    if method == "venn_abers":  # keeps its calibration pairs: the interval needs them at scoring time
+        return Calibrator("venn_abers", x=np.round(p_raw, 6).tolist(), y=y.astype(int).tolist(), floor=floor,
+                          n=len(y))
     if method == "isotonic":
         from sklearn.isotonic import IsotonicRegression
 
@@ -87,7 +108,7 @@ def fit_calibrator(p_raw, y, method: str) -> Calibrator:
         lr = LogisticRegression(C=1e4).fit(_logit(p_raw).reshape(-1, 1), y)
         return Calibrator("sigmoid", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]), floor=floor,
                           n=len(y))
-    raise ValueError(f"unknown calibration method {method!r}; known: isotonic, sigmoid, none")
+    raise ValueError(f"unknown calibration method {method!r}; known: none, sigmoid, isotonic, venn_abers")
 
 
 def expected_calibration_error(y, p, bins: int = 10) -> float:
@@ -102,21 +123,38 @@ def expected_calibration_error(y, p, bins: int = 10) -> float:
 
 @dataclass(frozen=True)
 class ConformalSets:
-    """Thresholds on the raw probability: "yes" in the set iff p ≥ p_yes_min, "no" iff p ≤ p_no_max."""
+    """Per current-status group: "yes" in the set iff p ≥ p_yes_min, "no" iff p ≤ p_no_max.
+
+    `groups` maps "unlisted" / "listed" / "all" to their thresholds; a row whose current status is
+    unknown (or whose group had no calibration rows) uses "all".
+    """
 
     level: float
-    p_yes_min: float
-    p_no_max: float
-    n_yes: int
-    n_no: int
+    groups: dict[str, dict[str, float]]
 
-    def sets(self, p_raw) -> tuple[np.ndarray, np.ndarray]:
+    def sets(self, p_raw, current_listed=None) -> tuple[np.ndarray, np.ndarray]:
         p_raw = np.asarray(p_raw, float)
-        return p_raw >= self.p_yes_min, p_raw <= self.p_no_max
+        names = _group_names(current_listed, len(p_raw))
+        yes_min = np.array([self.groups.get(g, self.groups["all"])["p_yes_min"] for g in names])
+        no_max = np.array([self.groups.get(g, self.groups["all"])["p_no_max"] for g in names])
+        return p_raw >= yes_min, p_raw <= no_max
 
     def to_json(self) -> str:
-        return json.dumps({"method": "mondrian split conformal on the raw probability", **asdict(self)},
+        return json.dumps({"method": "mondrian split conformal on the raw probability, by current status "
+                                     "and outcome", "level": self.level, "groups": self.groups},
                           separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ConformalSets:
+        doc = json.loads(text)
+        return cls(level=doc["level"], groups=doc["groups"])
+
+
+def _group_names(current_listed, n: int) -> list[str]:
+    if current_listed is None:
+        return ["all"] * n
+    c = np.asarray(current_listed, float)
+    return np.select([c == 1, c == 0], ["listed", "unlisted"], "all").tolist()
 
 
 def _conformal_quantile(scores: np.ndarray, level: float) -> float:
@@ -126,12 +164,23 @@ def _conformal_quantile(scores: np.ndarray, level: float) -> float:
     return 1.0 if rank > n else float(np.sort(scores)[rank - 1])
 
 
-def fit_conformal(p_raw, y, level: float) -> ConformalSets:
-    p_raw, y = np.asarray(p_raw, float), np.asarray(y, int)
+def _thresholds(p_raw: np.ndarray, y: np.ndarray, level: float) -> dict[str, float]:
     yes, no = p_raw[y == 1], p_raw[y == 0]
-    q_yes = _conformal_quantile(1 - yes, level)   # nonconformity of a positive: 1 − p
-    q_no = _conformal_quantile(no, level)         # nonconformity of a negative: p
-    return ConformalSets(level, p_yes_min=1 - q_yes, p_no_max=q_no, n_yes=len(yes), n_no=len(no))
+    return {"p_yes_min": 1 - _conformal_quantile(1 - yes, level),   # nonconformity of a positive: 1 − p
+            "p_no_max": _conformal_quantile(no, level),             # nonconformity of a negative: p
+            "n_yes": int(len(yes)), "n_no": int(len(no))}
+
+
+def fit_conformal(p_raw, y, level: float, current_listed=None) -> ConformalSets:
+    p_raw, y = np.asarray(p_raw, float), np.asarray(y, int)
+    groups = {"all": _thresholds(p_raw, y, level)}
+    if current_listed is not None:
+        names = np.asarray(_group_names(current_listed, len(p_raw)))
+        for g in ("unlisted", "listed"):
+            m = names == g
+            if m.any():
+                groups[g] = _thresholds(p_raw[m], y[m], level)
+    return ConformalSets(level, groups)
 
 
 def coverage_table(y, yes_in, no_in) -> dict[str, float]:
@@ -141,22 +190,6 @@ def coverage_table(y, yes_in, no_in) -> dict[str, float]:
     return {"coverage": float(covered.mean()), "coverage_yes": float(covered[y == 1].mean()),
             "coverage_no": float(covered[y == 0].mean()), "singleton_share": float((yes_in ^ no_in).mean()),
             "empty_share": float((~yes_in & ~no_in).mean())}
-
-
-def from_version_tags(tags) -> tuple[Calibrator | None, ConformalSets | None]:
-    """The calibrator and conformal thresholds a registered version carries (None where absent).
-
-    For scoring: `p_raw` is the booster's probability (sigmoid of the SHAP margin);
-    `calibrator.apply(p_raw)` is the calibrated probability and `conformal.sets(p_raw)` the
-    (yes ∈ set, no ∈ set) flags at `conformal.level`; see `set_label`.
-    """
-    cal = tags.get("nexus.calibration")
-    conf = tags.get("nexus.conformal")
-    conformal = None
-    if conf:
-        doc = json.loads(conf)
-        conformal = ConformalSets(**{k: doc[k] for k in ("level", "p_yes_min", "p_no_max", "n_yes", "n_no")})
-    return (Calibrator.from_json(cal) if cal else None), conformal
 
 
 def set_label(yes_in, no_in) -> np.ndarray:

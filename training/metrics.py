@@ -133,3 +133,121 @@ def paired_bootstrap(entries: dict[str, pd.DataFrame], reference: str, k: int, n
                          "high": high, "diff": point[name][metric] - point[reference][metric],
                          "diff_low": diff_low, "diff_high": diff_high})
     return pd.DataFrame(rows)
+
+
+# Weighted versions for the block bootstrap: a resample is a vector of row multiplicities, so one
+# sort per forecast serves every resample, and no resampled rows are ever materialised.
+
+def _as_weight_rows(weights, n: int) -> np.ndarray:
+    w = np.asarray(weights, float)
+    w = w.reshape(1, -1) if w.ndim == 1 else w
+    if w.shape[1] != n:
+        raise ValueError(f"weights cover {w.shape[1]} rows, the forecast {n}")
+    return w
+
+
+def _weighted_ranking(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(AUC, average precision) under each row of w, from one ascending sort and two running sums.
+
+    Per group g of tied scores (ascending): pos_g, neg_g = weight of positives / negatives;
+    AUC = Σ pos_g · (negatives below g + ½ neg_g) / (n1 · n0); AP = Σ pos_g · precision_g / n1,
+    with precision_g = weight of positives scored ≥ g / weight of all rows scored ≥ g.
+    """
+    if not len(y):
+        return np.full(len(w), np.nan), np.full(len(w), np.nan)
+    if np.all(p[1:] >= p[:-1]):   # already ascending (the block bootstrap sorts once): no copy
+        ps, ys, ws = p, y, w
+    else:
+        order = np.argsort(p, kind="mergesort")
+        ps, ys, ws = p[order], y[order], w[:, order]
+    ends = np.r_[np.flatnonzero(np.diff(ps)), len(ps) - 1]
+    pos_cum, all_cum = np.cumsum(ws * ys, axis=1), np.cumsum(ws, axis=1)
+    if len(ends) < len(ps):   # tied scores: one group per distinct score
+        pos_cum, all_cum = pos_cum[:, ends], all_cum[:, ends]
+    pos = np.diff(pos_cum, axis=1, prepend=0.0)
+    size = np.diff(all_cum, axis=1, prepend=0.0)
+    neg_cum, neg = all_cum - pos_cum, size - pos
+    n1, total = pos_cum[:, -1:], all_cum[:, -1:]
+    n0 = total - n1
+    at_or_above = total - all_cum + size
+    precision = np.divide(n1 - pos_cum + pos, at_or_above, out=np.zeros_like(pos), where=at_or_above > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc_ = (pos * (neg_cum - 0.5 * neg)).sum(axis=1) / (n1 * n0)[:, 0]
+        ap = (pos * precision).sum(axis=1) / n1[:, 0]
+    undefined = (n1[:, 0] <= 0) | (n0[:, 0] <= 0)
+    auc_[undefined] = np.nan
+    ap[undefined] = np.nan
+    return auc_, ap
+
+
+def weighted_auc(y, p, weights) -> np.ndarray:
+    """ROC AUC under each row of `weights` (R × n multiplicities; ties count half); NaN lacking a class.
+
+    Equal to `auc` on the rows repeated by their (integer) weights.
+    """
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    return _weighted_ranking(y, p, _as_weight_rows(weights, len(y)))[0]
+
+
+def weighted_average_precision(y, p, weights) -> np.ndarray:
+    """Average precision (one step per distinct score) under each row of `weights`; NaN lacking a class."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    return _weighted_ranking(y, p, _as_weight_rows(weights, len(y)))[1]
+
+
+def weighted_score_metrics(y, p, weights) -> dict[str, np.ndarray]:
+    """AUC, average precision, Brier and log loss under each row of `weights` (R × n); p clipped as in
+    score_metrics, so unit weights give score_metrics' values."""
+    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    w = _as_weight_rows(weights, len(y))
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        brier = w @ ((p - y) ** 2) / total
+        log_loss = w @ -(y * np.log(p) + (1 - y) * np.log(1 - p)) / total
+    auc_, ap = _weighted_ranking(y, p, w)
+    return {"auc": auc_, "average_precision": ap, "brier": brier, "log_loss": log_loss}
+
+
+def _block_resamples(iso3: np.ndarray, origin: np.ndarray, n_resamples: int, seed: int):
+    """Yield row-index arrays: countries and origins drawn with replacement together (EVIDENCE.md).
+
+    A row appears (country draws × origin draws) times, so year-to-year drift in skill widens
+    the interval as it should; a country-only bootstrap treats the origins as fixed.
+    """
+    rng = np.random.default_rng(seed)
+    codes, c_of = np.unique(iso3, return_inverse=True)
+    years, o_of = np.unique(origin, return_inverse=True)
+    for _ in range(n_resamples):
+        wc = np.bincount(rng.integers(0, len(codes), len(codes)), minlength=len(codes))
+        wo = np.bincount(rng.integers(0, len(years), len(years)), minlength=len(years))
+        reps = wc[c_of] * wo[o_of]
+        yield np.repeat(np.arange(len(iso3)), reps)
+
+
+def block_bootstrap_intervals(predictions: pd.DataFrame, k: int, n_resamples: int, level: float,
+                              seed: int) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of each pooled metric under the country × origin block bootstrap."""
+    y, p, o = (predictions[c].to_numpy() for c in ("y", "p", "origin"))
+    draws = {m: [] for m in METRICS}
+    for idx in _block_resamples(predictions["iso3"].to_numpy(), o, n_resamples, seed):
+        if len(idx) == 0:
+            continue
+        for m, v in score_metrics(y[idx], p[idx], o[idx], k).items():
+            draws[m].append(v)
+    return {m: _interval(v, level) for m, v in draws.items()}
+
+
+def paired_block_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int, n_resamples: int,
+                            level: float, seed: int) -> tuple[float, float, float]:
+    """metric(a) − metric(b) on identical rows, with a country × origin block-bootstrap interval."""
+    keys = ["iso3", "year", "origin"]
+    m = a[keys + ["y", "p"]].merge(b[keys + ["p"]], on=keys, suffixes=("_a", "_b"), validate="one_to_one")
+    if len(m) != len(a) or len(m) != len(b):
+        raise ValueError("the two prediction sets do not cover identical rows")
+    y, pa, pb, o = (m[c].to_numpy() for c in ("y", "p_a", "p_b", "origin"))
+
+    def diff(idx):
+        return score_metrics(y[idx], pa[idx], o[idx], k)[metric] - score_metrics(y[idx], pb[idx], o[idx], k)[metric]
+
+    draws = [diff(idx) for idx in _block_resamples(m["iso3"].to_numpy(), o, n_resamples, seed) if len(idx)]
+    return (diff(np.arange(len(m))), *_interval(draws, level))

@@ -63,8 +63,13 @@ def find_experiment_run(paths: PathsParams, mlflow_experiment: str, name: str) -
     return runs[0].info.run_id if runs else None
 
 
-def load_run(paths: PathsParams, run_id: str, label: str | None = None) -> RunBacktest:
-    """Download a training run's backtest artifacts; a run without them cannot be judged."""
+def load_run(paths: PathsParams, run_id: str, label: str | None = None, *,
+             development_only: bool = True) -> RunBacktest:
+    """Download a training run's backtest artifacts; a run without them cannot be judged.
+
+    Every choice (compare, promote) reads development origins only: the holdout rows are dropped
+    here, before anything else sees them, unless `development_only=False` (the results page).
+    """
     import mlflow
 
     c = client(paths)
@@ -83,6 +88,10 @@ def load_run(paths: PathsParams, run_id: str, label: str | None = None) -> RunBa
         predictions = pd.read_parquet(local / "backtest.parquet")
         shap_path = local / "backtest_shap.parquet"
         shap = pd.read_parquet(shap_path) if shap_path.exists() else None
+        if development_only and "holdout" in predictions.columns:
+            predictions = predictions[~predictions["holdout"].astype(bool)].reset_index(drop=True)
+            if shap is not None:
+                shap = shap[shap["origin"].isin(set(predictions["origin"]))].reset_index(drop=True)
         cal_path = local / "calibration.json"
         calibration = json.loads(cal_path.read_text()) if cal_path.exists() else {}
     tags = dict(run.data.tags)

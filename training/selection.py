@@ -1,4 +1,4 @@
-"""Which panel columns a model reads: exclusions, label history, and independent sources only.
+"""Which panel columns a model reads: exclusions, the current placement, and independent sources only.
 
 "Independent" is decided from declared lineage (the rule lives in features/lineage.py), not
 from correlations: a source is dropped when it, or anything it is built from, is the label's
@@ -46,5 +46,7 @@ def select_features(catalog: dict, params: TrainingParams) -> list[str]:
     chosen = [c for c, info in catalog.items()
               if info["family"] != "label" and not excluded & {c, info["source"], info["family"]}]
     if params.include_label_history:
-        chosen.append("label_tier")
+        from training.targets import PLACEMENT_FEATURES
+
+        chosen += list(PLACEMENT_FEATURES)
     return chosen

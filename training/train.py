@@ -1,17 +1,20 @@
-"""Training stage: rolling-origin backtest of XGBoost against baselines, final fit, registration.
+"""Training stage: rolling-origin backtest of the RiskModel against baselines, final fit, registration.
 
 Every number reported as skill comes from an origin's test rows, predicted by models fitted
-only on rows whose outcomes were known at that origin (training/backtest.py). The final
-model is then fitted on all labelled rows, logged to MLflow with the panel as its dataset
-input, the backtest forecasts as artifacts (compare and promote read them from there), its
-calibration and conformal thresholds as version tags, and registered under the configured
-name with the `champion` alias on first registration only (later ones: nexus promote).
+only on rows whose outcomes were known at that origin (training/backtest.py). Development
+origins and the holdout are kept apart: the card's "beats" figures, promotion and every choice
+read development origins only; the holdout is evaluated and reported, never chosen on. The
+final RiskModel (K boosters, the chosen calibration, the Venn-Abers interval, conformal sets)
+is logged to MLflow as a pyfunc with the panel as its dataset input and the backtest forecasts
+as artifacts, and registered with a typed model card (training/registry.py). It becomes
+`champion` only if it beats persistence (and the current champion) on development origins by
+`promotion.margin` (training/promote.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +33,20 @@ from nexus.manifest import (
     source_code_hash,
 )
 from nexus.tracking import mlflow_at
-from training.backtest import KEYS, MODEL, Backtest, backtest, make_xgb
+from training import registry
+from training.backtest import KEYS, MODEL, Backtest, backtest, final_model
 from training.calibration import coverage_table, expected_calibration_error
-from training.metrics import METRICS, bootstrap_intervals, score_metrics
+from training.metrics import score_metrics
 from training.selection import select_features
 from training.targets import add_targets, target_column
 
 BACKTEST = "backtest.parquet"
 BACKTEST_SHAP = "backtest_shap.parquet"
 CALIBRATION = "calibration.json"
+EVALUATION = "evaluation"
 METRICS_FILE = "metrics.json"
-MODEL_FILE = "model.ubj"
-__all__ = ["MODEL", "backtest", "make_xgb", "select_features", "train"]
+MODEL_DIR = "risk_model"
+__all__ = ["MODEL", "backtest", "select_features", "train"]
 
 
 @dataclass(frozen=True)
@@ -56,23 +61,43 @@ class TrainResult:
 
 
 def labelled_rows(panel: pd.DataFrame, params: TrainingParams) -> tuple[pd.DataFrame, str]:
-    frame = add_targets(panel, params.target, params.horizon_years)
-    target = target_column(params.target, params.horizon_years)
-    return frame, target
+    frame = add_targets(panel, params.target, params.horizon_years,
+                        first_report_year=params.label.first_report_year,
+                        min_evidence=params.label.min_evidence or None)
+    return frame, target_column(params.target, params.horizon_years)
 
 
-def summarize(predictions: pd.DataFrame, params: TrainingParams, seed: int) -> tuple[dict, pd.DataFrame]:
-    """Pooled metrics with country-bootstrap intervals, and the per-origin table."""
-    k = params.top_k
-    pooled, rows = {}, []
-    for model, g in predictions.groupby("model", sort=False):
-        point = score_metrics(g["y"], g["p"], g["origin"], k)
-        ci = bootstrap_intervals(g, k, params.bootstrap.n_resamples, params.bootstrap.level, seed)
-        pooled[model] = {m: {"value": point[m], "low": ci[m][0], "high": ci[m][1]} for m in METRICS}
-        for origin, go in g.groupby("origin"):
-            rows.append({"model": model, "origin": int(origin), "n": len(go), "positives": int(go["y"].sum()),
-                         **score_metrics(go["y"], go["p"], go["origin"], k)})
-    return pooled, pd.DataFrame(rows)
+POOLED = {"all": ("auc", "average_precision", "brier", "log_loss"),
+          "onset": ("auc", "average_precision", "top_k_caught", "top_k_random", "top_k_lift", "alarm_recall",
+                    "alarms"),
+          "exit": ("auc", "average_precision")}
+
+
+def pooled_metrics(tables, holdout: bool, horizon: int) -> dict:
+    """{model: {metric: {value, low, high}}} from the evaluation's pooled table (onset_/exit_ prefixed)."""
+    t = tables.pooled
+    t = t[(t["holdout"] == holdout) & (t["horizon"] == horizon)]
+    out: dict = {}
+    for row in t.itertuples():
+        if row.metric not in POOLED.get(row.subset, ()):
+            continue
+        name = row.metric if row.subset == "all" else f"{row.subset}_{row.metric}"
+        out.setdefault(row.model, {})[name] = {"value": _num(row.value), "low": _num(row.low),
+                                               "high": _num(row.high)}
+    return out
+
+
+def per_origin_table(predictions: pd.DataFrame, k: int) -> pd.DataFrame:
+    rows = []
+    for (model, origin), g in predictions.groupby(["model", "origin"], sort=False):
+        rows.append({"model": model, "origin": int(origin), "n": len(g), "positives": int(g["y"].sum()),
+                     **score_metrics(g["y"], g["p"], g["origin"], k)})
+    return pd.DataFrame(rows)
+
+
+def _num(v) -> float | None:
+    v = float(v)
+    return None if v != v else v
 
 
 def _mlflow(paths: PathsParams, experiment_name: str):
@@ -84,27 +109,65 @@ def _mlflow(paths: PathsParams, experiment_name: str):
     return mlflow
 
 
-def _registered_version_exists(paths: PathsParams, name: str, version: str) -> bool:
-    mlflow = mlflow_at(paths.tracking_uri)
-    try:
-        mlflow.MlflowClient().get_model_version(name, version)
-        return True
-    except Exception:  # noqa: BLE001 - any lookup failure means "retrain"
-        return False
-
-
 def calibration_report(bt: Backtest, params: TrainingParams) -> dict:
-    """ECE before and after calibration, and conformal coverage, on the scored backtest rows."""
+    """The calibration chosen (development log loss of every candidate), ECE and set coverage."""
     x = bt.predictions[bt.predictions["model"] == MODEL]
-    return {"method": params.calibration.method, "warmup_origins": params.calibration.warmup_origins,
-            "ece_raw": expected_calibration_error(x["y"], x["p_raw"]),
-            "ece_calibrated": expected_calibration_error(x["y"], x["p"]),
-            "log_loss_raw": score_metrics(x["y"], x["p_raw"], x["origin"], params.top_k)["log_loss"],
-            "log_loss_calibrated": score_metrics(x["y"], x["p"], x["origin"], params.top_k)["log_loss"],
-            "conformal": {"level": params.calibration.conformal_level,
-                          **coverage_table(x["y"], x["set_yes"], x["set_no"])},
-            "final": {"calibrator": json.loads(bt.calibrator.to_json()),
-                      "conformal": json.loads(bt.conformal.to_json())}}
+    report = {"method": bt.calibration_method, "rule": params.calibration.method,
+              "candidates_dev_log_loss": bt.calibration_choice,
+              "warmup_origins": params.calibration.warmup_origins,
+              "conformal_level": params.calibration.conformal_level}
+    for era, rows in (("development", x[~x["holdout"]]), ("holdout", x[x["holdout"]])):
+        if rows.empty:
+            continue
+        onset, exit_ = rows[rows["current_listed"] == 0], rows[rows["current_listed"] == 1]
+        report[era] = {
+            "ece_raw": expected_calibration_error(rows["y"], rows["p_raw"]),
+            "ece": expected_calibration_error(rows["y"], rows["p"]),
+            "log_loss_raw": score_metrics(rows["y"], rows["p_raw"], rows["origin"], 1)["log_loss"],
+            "log_loss": score_metrics(rows["y"], rows["p"], rows["origin"], 1)["log_loss"],
+            "interval_width": float((rows["p_high"] - rows["p_low"]).mean()),
+            "set": coverage_table(rows["y"], rows["set_yes"].fillna(True), rows["set_no"].fillna(True)),
+            "set_onsets": coverage_table(onset["y"], onset["set_yes"].fillna(True), onset["set_no"].fillna(True))
+            if len(onset) else {},
+            "set_exits": coverage_table(exit_["y"], exit_["set_yes"].fillna(True), exit_["set_no"].fillna(True))
+            if len(exit_) else {},
+            "set_per_origin": {int(o): coverage_table(g["y"], g["set_yes"].fillna(True),
+                                                      g["set_no"].fillna(True))["coverage"]
+                               for o, g in rows.groupby("origin")},
+        }
+    return report
+
+
+def beats_baselines(tables, params: Params, horizon: int) -> dict:
+    """The product model minus each baseline on development origins only (paired block bootstrap).
+
+    Read from an evaluation whose reference is the product model: its paired rows are
+    baseline − product, negated here so a positive gain means the product model is better.
+    """
+    from training.metrics import HIGHER_IS_BETTER
+
+    t = tables.paired
+    t = t[(~t["holdout"]) & (t["horizon"] == horizon) & (t["subset"] == "all")]
+    out = {}
+    for name, g in t.groupby("model", sort=False):
+        entry = {}
+        for row in g.itertuples():
+            if row.metric not in ("log_loss", "auc", "average_precision", "brier"):
+                continue
+            diff, low, high = -row.diff, -row.high, -row.low   # product − baseline
+            sign = 1 if HIGHER_IS_BETTER[row.metric] else -1
+            entry[row.metric] = {"diff": round(diff, 5), "low": round(low, 5), "high": round(high, 5),
+                                 "better": bool(sign * diff > 0 and min(sign * low, sign * high) > 0)}
+        metric, margin = params.promotion.metric, params.promotion.margin
+        sign = 1 if HIGHER_IS_BETTER[metric] else -1
+        gain = entry[metric]
+        entry["beats"] = bool(sign * gain["diff"] >= margin and min(sign * gain["low"], sign * gain["high"]) > 0)
+        out[name] = entry
+    return out
+
+
+def _origins(rows: pd.DataFrame) -> list[int]:
+    return sorted(int(o) for o in rows["origin"].unique())
 
 
 def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: bool = False,
@@ -118,24 +181,41 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
     step = progress or (lambda msg: None)
     tp, tags = params.training, dict(tags or {})
     params_dump = {"training": tp.model_dump(mode="json"), "seed": params.seed,
-                   "model_name": params.scoring.model_name} | ({"tags": tags} if tags else {})
+                   "model_name": params.scoring.model_name,
+                   "bands": params.scoring.bands.model_dump(), "promotion": params.promotion.model_dump()} \
+        | ({"tags": tags} if tags else {})
     code = source_code_hash([Path(__file__).parent])
     key = Manifest.compute_key("train", {}, params_dump, {"features": features.manifest.key}, code)
     directory = Path(paths.artifacts) / "train" / short(key)
     if not force and is_complete(directory):
         manifest = Manifest.read(directory)
         version = manifest.extra.get("model_version", "")
-        if _registered_version_exists(paths, params.scoring.model_name, version):
+        if registry.exists(paths, params.scoring.model_name, version):
             return TrainResult(directory, manifest, trained=False)
 
     panel, catalog, feature_manifest = load_panel(features.directory)
     frame, target = labelled_rows(panel, tp)
     chosen = select_features(catalog, tp)
-    step(f"backtest: {len(chosen)} features, origins {tp.backtest.first_origin}–{tp.backtest.last_origin}")
+    step(f"backtest: {len(chosen)} features, K={tp.ensemble.n_members} boosters, origins "
+         f"{tp.backtest.first_origin}–{tp.backtest.holdout_first_origin - 1} (development) and "
+         f"{tp.backtest.holdout_first_origin}–{tp.backtest.last_origin - tp.horizon_years + 1} (holdout)")
     bt = backtest(frame, target, chosen, tp, params.seed, progress)
     predictions = bt.predictions
-    pooled, per_origin = summarize(predictions, tp, params.seed)
+    step(f"calibration: {bt.calibration_method} (development log loss "
+         + ", ".join(f"{m} {v:.4f}" for m, v in bt.calibration_choice.items()) + ")")
+    dev, hold = predictions[~predictions["holdout"]], predictions[predictions["holdout"]]
     report = calibration_report(bt, tp)
+
+    from training.evaluation import evaluate
+
+    step("evaluation: transitions, top-k, alarms, block-bootstrap intervals")
+    tables = evaluate(predictions, k=tp.top_k, threshold=params.scoring.bands.elevated,
+                      n_resamples=tp.bootstrap.n_resamples, level=tp.bootstrap.level, seed=params.seed,
+                      reference=MODEL)
+    pooled = pooled_metrics(tables, False, tp.horizon_years)
+    pooled_holdout = pooled_metrics(tables, True, tp.horizon_years)
+    per_origin = per_origin_table(dev, tp.top_k)
+    beats = beats_baselines(tables, params, tp.horizon_years)
 
     directory.mkdir(parents=True, exist_ok=True)
     with atomic_path(directory / BACKTEST) as tmp:
@@ -143,37 +223,65 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
     with atomic_path(directory / BACKTEST_SHAP) as tmp:
         bt.shap.to_parquet(tmp, index=False)
     atomic_write_text(directory / CALIBRATION, json.dumps(report, indent=2))
-    step("final fit on every labelled row")
-    labelled = frame[frame[target].notna()]
-    model = make_xgb(tp.xgb, params.seed).fit(labelled[chosen], labelled[target].astype(int))
-    booster = model.get_booster()
-    with atomic_path(directory / MODEL_FILE) as tmp:
-        booster.save_model(str(tmp.with_suffix(".ubj")))
-        os.replace(tmp.with_suffix(".ubj"), tmp)
+    evaluation_dir = directory / EVALUATION
+    evaluation_dir.mkdir(exist_ok=True)
+    for name in ("pooled", "per_origin", "paired", "topk", "alarms", "transitions", "reliability", "calibration"):
+        with atomic_path(evaluation_dir / f"{name}.parquet") as tmp:
+            getattr(tables, name).to_parquet(tmp, index=False)
+
+    score_year = int(frame["year"].max())
+    step(f"final fit on every labelled row ({tp.ensemble.n_members} boosters; features present in {score_year})")
+    model = final_model(frame, target, chosen, tp, params.seed, bt, score_year)
+    model_dir = directory / MODEL_DIR
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    tmp_dir = directory / f".{MODEL_DIR}.tmp"
+    if tmp_dir.exists():
+        shutil.rmtree(tmp_dir)
+    model.save(tmp_dir)
+    tmp_dir.rename(model_dir)
 
     from training.plots import plot_per_origin, plot_reliability, plot_roc
 
     plots = directory / "plots"
     plots.mkdir(exist_ok=True)
-    plot_files = [plot_roc(predictions, plots / "roc.png"),
-                  plot_reliability(predictions, plots / "calibration.png"),
+    plot_files = [plot_roc(dev, plots / "roc.png"),
+                  plot_reliability(dev, plots / "calibration.png"),
                   plot_per_origin(per_origin, "auc", plots / "auc_by_origin.png")]
 
     panel_sha = feature_manifest.outputs["panel.parquet"]
     params_sha = sha256_json(params.model_dump(mode="json"))
+    labelled = frame[frame[target].notna()]
+    xgb_rows = predictions[predictions["model"] == MODEL]
+    card = registry.ModelCard(
+        features_key=features.manifest.key, panel_sha256=panel_sha, params_sha256=params_sha, run_id="",
+        target=tp.target, horizon_years=tp.horizon_years, calibration=bt.calibration_method,
+        interval="venn_abers", conformal_level=tp.calibration.conformal_level, n_members=tp.ensemble.n_members,
+        folds=folds_doc(predictions, tp), beats=beats,
+        development={m: round(v["value"], 5) for m, v in pooled[MODEL].items() if v["value"] is not None},
+        experiment=tags.get("nexus.experiment"))
     step("logging to MLflow and registering the model")
-    version, run_id = _log_to_mlflow(params, paths, directory, bt, pooled, per_origin, report, booster,
-                                     labelled[chosen], plot_files, features, panel_sha, params_sha, chosen,
-                                     register_alias, tags)
-    ece = {m: expected_calibration_error(g["y"], g["p"]) for m, g in predictions.groupby("model", sort=False)}
-    metrics_doc = {"target": target, "features": chosen, "pooled": pooled, "ece": ece, "calibration": report,
-                   "per_origin": per_origin.to_dict(orient="records"), "n_train_final": int(len(labelled)),
+    version, run_id = _log_to_mlflow(params, paths, directory, pooled, pooled_holdout, per_origin, report,
+                                     model_dir, labelled[model.feature_names_in_], plot_files, features,
+                                     panel_sha, params_sha, card, tags)
+    ece = {m: expected_calibration_error(g["y"], g["p"]) for m, g in dev.groupby("model", sort=False)}
+    metrics_doc = {"target": target, "features": chosen, "features_served": model.feature_names_in_,
+                   "features_by_origin": {str(k): v for k, v in bt.features_by_origin.items()},
+                   "development_origins": _origins(dev), "holdout_origins": _origins(hold),
+                   "pooled": pooled, "pooled_holdout": pooled_holdout, "ece": ece, "calibration": report,
+                   "beats": beats, "per_origin": per_origin.to_dict(orient="records"),
+                   "n_train_final": int(len(labelled)), "n_members": tp.ensemble.n_members,
+                   "rows": {"development": int(len(dev[dev["model"] == MODEL])),
+                            "holdout": int(len(xgb_rows) - len(dev[dev["model"] == MODEL]))},
                    "model_name": params.scoring.model_name, "model_version": version, "run_id": run_id}
+    from training.promote import consider
+
+    decision = consider(params, paths, version) if register_alias else None
+    metrics_doc["champion"] = {"promoted": decision.promoted, "reason": decision.reason} if decision else None
     atomic_write_text(directory / METRICS_FILE, json.dumps(metrics_doc, indent=2))
     manifest = Manifest(stage="train", key=key, inputs={}, params=params_dump,
                         upstream={"features": features.manifest.key},
-                        outputs={name: "" for name in (BACKTEST, BACKTEST_SHAP, CALIBRATION, MODEL_FILE,
-                                                       METRICS_FILE)},
+                        outputs={name: "" for name in (BACKTEST, BACKTEST_SHAP, CALIBRATION, METRICS_FILE)},
                         extra={"model_name": params.scoring.model_name, "model_version": version,
                                "run_id": run_id,
                                "panel_sha256": panel_sha, "params_sha256": params_sha,
@@ -182,31 +290,40 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
     return TrainResult(directory, manifest, trained=True)
 
 
+def folds_doc(predictions: pd.DataFrame, params: TrainingParams) -> dict:
+    """What a backtest was judged on: compare and promote refuse to pair different ones.
+
+    Only development rows count: the holdout never enters a comparison.
+    """
+    rows = predictions[(predictions["model"] == MODEL) & ~predictions["holdout"]].sort_values(["origin", "iso3"])
+    hold = predictions[(predictions["model"] == MODEL) & predictions["holdout"]]
+    return {"target": params.target, "horizon_years": params.horizon_years,
+            "origins": _origins(rows), "holdout_origins": _origins(hold), "rows": int(len(rows)),
+            "rows_sha256": sha256_json(rows[KEYS + ["y"]].astype(str).values.tolist())}
+
+
 def folds_tag(predictions: pd.DataFrame, params: TrainingParams) -> str:
-    """What a backtest was judged on, as a tag: compare and promote refuse to pair different ones."""
-    rows = predictions[predictions["model"] == MODEL].sort_values(["origin", "iso3"])
-    return json.dumps({"target": params.target, "horizon_years": params.horizon_years,
-                       "origins": sorted(int(o) for o in rows["origin"].unique()), "rows": int(len(rows)),
-                       "rows_sha256": sha256_json(rows[KEYS + ["y"]].astype(str).values.tolist())})
+    return json.dumps(folds_doc(predictions, params))
 
 
-def _log_to_mlflow(params, paths, directory, bt, pooled, per_origin, report, booster, X_final, plot_files,
-                   features, panel_sha, params_sha, chosen, register_alias, tags):
+def _log_to_mlflow(params, paths, directory, pooled, pooled_holdout, per_origin, report, model_dir, X_final,
+                   plot_files, features, panel_sha, params_sha, card, tags):
     _mlflow(paths, params.training.experiment_name)
     import mlflow
-    import mlflow.xgboost
+    import mlflow.pyfunc
     import xgboost as xgb
     from mlflow.models import infer_signature
+
+    from training.pyfunc import RiskModelPyfunc
 
     tp = params.training
     flat = {f"training.{k}": v for k, v in _flatten(tp.model_dump(mode="json")).items()}
     run_name = tags.get("nexus.experiment", "train")
-    folds = folds_tag(bt.predictions, params.training)
     with mlflow.start_run(run_name=run_name) as parent:
         mlflow.set_tags({"nexus.stage": "train", "nexus.features_key": features.manifest.key,
                          "nexus.panel_sha256": panel_sha, "nexus.params_sha256": params_sha,
-                         "nexus.folds": folds, **tags})
-        mlflow.log_params(flat | {"seed": params.seed, "n_features": len(chosen)})
+                         "nexus.folds": json.dumps(card.folds), "nexus.calibration": card.calibration, **tags})
+        mlflow.log_params(flat | {"seed": params.seed, "n_features": X_final.shape[1]})
         panel_path = features.directory / "panel.parquet"
         dataset = mlflow.data.from_pandas(X_final.head(0), source=str(panel_path), name="panel",
                                           digest=panel_sha.split(":")[-1][:16])
@@ -214,61 +331,46 @@ def _log_to_mlflow(params, paths, directory, bt, pooled, per_origin, report, boo
         mlflow.log_artifact(str(features.directory / "manifest.json"), artifact_path="panel")
         for name in (BACKTEST, BACKTEST_SHAP, CALIBRATION):
             mlflow.log_artifact(str(directory / name), artifact_path="backtest")
-        for name, m in pooled[MODEL].items():
-            mlflow.log_metrics({f"backtest_{name}": m["value"], f"backtest_{name}_low": m["low"],
-                                f"backtest_{name}_high": m["high"]})
-        conformal = report["conformal"]
-        mlflow.log_metrics({"backtest_ece_raw": report["ece_raw"],
-                            "backtest_log_loss_raw": report["log_loss_raw"],
-                            "conformal_coverage": conformal["coverage"],
-                            "conformal_coverage_yes": conformal["coverage_yes"],
-                            "conformal_coverage_no": conformal["coverage_no"],
-                            "conformal_singleton_share": conformal["singleton_share"]})
+        mlflow.log_artifacts(str(directory / EVALUATION), artifact_path="backtest/evaluation")
+        for prefix, table in (("backtest", pooled), ("holdout", pooled_holdout)):
+            for name, m in table.get(MODEL, {}).items():
+                mlflow.log_metrics({f"{prefix}_{name}{end}": m[key] for end, key in
+                                    (("", "value"), ("_low", "low"), ("_high", "high")) if m[key] is not None})
+        dev = report.get("development", {})
+        if dev:
+            mlflow.log_metrics({"backtest_ece_raw": dev["ece_raw"], "backtest_ece": dev["ece"],
+                                "backtest_log_loss_raw": dev["log_loss_raw"],
+                                "conformal_coverage": dev["set"]["coverage"],
+                                "conformal_coverage_onsets": dev["set_onsets"].get("coverage", float("nan")),
+                                "conformal_coverage_exits": dev["set_exits"].get("coverage", float("nan"))})
         for f in plot_files:
             mlflow.log_artifact(str(f), artifact_path="plots")
         for model_name, g in per_origin.groupby("model", sort=False):
             with mlflow.start_run(run_name=f"model={model_name}", nested=True):
                 mlflow.set_tags({"nexus.model": model_name, "nexus.stage": "backtest"})
-                mlflow.log_metrics({f"backtest_{k}": v["value"] for k, v in pooled[model_name].items()})
+                mlflow.log_metrics({f"backtest_{k}": v["value"] for k, v in pooled[model_name].items()
+                                    if v["value"] is not None})
                 for row in g.itertuples():
-                    mlflow.log_metrics({f"origin_{m}": getattr(row, m) for m in METRICS}, step=row.origin)
-        for row in per_origin[per_origin["model"] == MODEL].itertuples():
-            with mlflow.start_run(run_name=f"origin={row.origin}", nested=True):
-                mlflow.set_tags({"nexus.origin": str(row.origin), "nexus.stage": "backtest"})
-                mlflow.log_metrics({f"backtest_{m}": getattr(row, m) for m in METRICS} | {"n_test": row.n})
+                    mlflow.log_metrics({f"origin_{m}": getattr(row, m) for m in ("auc", "average_precision",
+                                                                                 "brier", "log_loss")},
+                                       step=row.origin)
         example = X_final.head(5)
-        signature = infer_signature(X_final.head(50), booster.predict(xgb.DMatrix(X_final.head(50))))
-        info = mlflow.xgboost.log_model(
-            booster, name="model", signature=signature, input_example=example,
-            registered_model_name=params.scoring.model_name,
-            pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}"],
+        from training.model import RiskModel
+
+        served = RiskModel.load(model_dir)
+        out = RiskModelPyfunc()
+        out.model = served
+        signature = infer_signature(X_final.head(50), out.predict(None, X_final.head(50)))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=RiskModelPyfunc(), artifacts={"risk_model": str(model_dir)},
+            signature=signature, input_example=example, registered_model_name=params.scoring.model_name,
+            pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}", "venn-abers==1.5.4",
+                              "scikit-learn", "shap"],
         )
         version = str(info.registered_model_version)
-        client = mlflow.MlflowClient()
-        conformal_tag = json.loads(bt.conformal.to_json()) | {
-            "backtest_coverage": round(conformal["coverage"], 4)}
-        for tag, value in {"nexus.features_key": features.manifest.key, "nexus.panel_sha256": panel_sha,
-                           "nexus.params_sha256": params_sha, "nexus.run_id": parent.info.run_id,
-                           "nexus.backtest_auc": f"{pooled[MODEL]['auc']['value']:.4f}",
-                           "nexus.training_params": json.dumps({"target": tp.target,
-                                                                "horizon_years": tp.horizon_years}),
-                           "nexus.calibration": bt.calibrator.to_json(),
-                           "nexus.conformal": json.dumps(conformal_tag, separators=(",", ":")),
-                           "nexus.folds": folds, **tags}.items():
-            client.set_model_version_tag(params.scoring.model_name, version, tag, value)
-        client.set_registered_model_alias(params.scoring.model_name, "latest-trained", version)
-        if register_alias and _alias_is_free(client, params.scoring.model_name, register_alias):
-            client.set_registered_model_alias(params.scoring.model_name, register_alias, version)
+        card = card.model_copy(update={"run_id": parent.info.run_id})
+        registry.register(paths, params.scoring.model_name, version, card, tags)
         return version, parent.info.run_id
-
-
-def _alias_is_free(client, name: str, alias: str) -> bool:
-    """The first registered version becomes champion; later ones must earn it (nexus promote)."""
-    try:
-        client.get_model_version_by_alias(name, alias)
-        return False
-    except Exception:  # noqa: BLE001 - no such alias yet
-        return True
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:
@@ -282,18 +384,26 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def pooled_table(metrics_doc: dict) -> pd.DataFrame:
+def _cell(v: dict) -> str:
+    if v["value"] is None:
+        return "—"
+    fmt = "{:.0f}" if abs(v["value"]) >= 2 else "{:.3f}"
+    return f"{fmt.format(v['value'])} [{fmt.format(v['low'])}, {fmt.format(v['high'])}]"
+
+
+def pooled_table(metrics_doc: dict, key: str = "pooled") -> pd.DataFrame:
     """The pooled backtest as a table: one row per model, value [low, high] per metric, then calibration."""
     rows = []
     cal = metrics_doc.get("calibration", {})
-    for model, ms in metrics_doc["pooled"].items():
-        row = {"model": model,
-               **{m: f"{v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]" for m, v in ms.items()}}
-        if "ece" in metrics_doc:
+    for model, ms in metrics_doc[key].items():
+        row = {"model": model, **{m.replace("average_precision", "AP"): _cell(ms[m]) for m in
+                                  ("auc", "average_precision", "log_loss", "onset_auc", "onset_top_k_caught")
+                                  if m in ms}}
+        if "ece" in metrics_doc and key == "pooled":
             row["ece"] = f"{metrics_doc['ece'][model]:.3f}"
-            if model == MODEL and cal:
-                row["ece"] += f" (raw {cal['ece_raw']:.3f})"
-                conformal = cal["conformal"]
-                row[f"set coverage @{conformal['level']:.0%}"] = f"{conformal['coverage']:.3f}"
+            dev = cal.get("development" if key == "pooled" else "holdout", {})
+            if model == MODEL and dev:
+                row["ece"] += f" (raw {dev['ece_raw']:.3f})"
+                row[f"set coverage @{cal['conformal_level']:.0%}"] = f"{dev['set']['coverage']:.3f}"
         rows.append(row)
     return pd.DataFrame(rows).fillna("")

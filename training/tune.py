@@ -1,9 +1,10 @@
-"""Optuna tuning of training.xgb, judged on the backtest's own rolling-origin folds.
+"""Optuna tuning of training.xgb, judged on the backtest's own development origins.
 
-A trial runs the same `backtest` the leaderboard reads (warm-up, calibration and all), and
-its value is the mean over scored origins of `tuning.metric`, never a training-set score.
-After each origin the running mean is reported, so the median pruner can stop a hopeless
-trial between origins. The study lives in any SQLAlchemy storage (SQLite by default, or
+A trial runs the same `backtest` the leaderboard reads (warm-up, calibration and all) with
+`development_only=True`: the holdout origins are not even fitted, so no trial can read them.
+Its value is the mean over development origins of `tuning.metric` on the calibrated
+forecasts, never a training-set score. After each origin the running mean of the raw
+forecasts' metric is reported, so the median pruner can stop a hopeless trial between origins. The study lives in any SQLAlchemy storage (SQLite by default, or
 PostgreSQL for several machines) and remembers what it optimises (`nexus.objective`): a
 study made for another objective is refused, never extended. `--trials N` is the number of
 finished trials the study should hold, so a rerun after a crash completes the rest.
@@ -58,7 +59,7 @@ def objective_fingerprint(params: Params, features_key: str) -> dict:
     return {"metric": params.tuning.metric,
             "direction": "maximize" if HIGHER_IS_BETTER[params.tuning.metric] else "minimize",
             "target": tp.target, "horizon_years": tp.horizon_years,
-            "origins": [tp.backtest.first_origin, tp.backtest.last_origin],
+            "origins": [tp.backtest.first_origin, tp.backtest.holdout_first_origin - 1],  # development only
             "calibration": [tp.calibration.method, tp.calibration.warmup_origins],
             "features": {"key": features_key, "exclude": sorted(tp.exclude_features),
                          "label_history": tp.include_label_history,
@@ -180,14 +181,17 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned after origin {origin} (running mean {running:.4f})")
 
         try:
-            backtest(self.frame, self.target, self.features, tp, p.seed, xgb_only=True, on_origin=on_origin)
+            bt = backtest(self.frame, self.target, self.features, tp, p.seed, xgb_only=True,
+                          development_only=True, on_origin=on_origin)
         except optuna.TrialPruned:
             _end(self.paths, run, "KILLED", {"nexus.pruned": "true"})
             raise
         except BaseException:
             _end(self.paths, run, "FAILED", {})
             raise
-        value = float(np.mean(scores))
+        calibrated = bt.development
+        value = float(np.mean([score_metrics(g["y"], g["p"], g["origin"], k)[metric]
+                               for _, g in calibrated.groupby("origin")]))
         _log(self.paths, run, {f"backtest_mean_{metric}": value})
         _end(self.paths, run, "FINISHED", {})
         return value

@@ -1,8 +1,11 @@
 """Rule of Law Index (World Justice Project): historical sheet, scores 0–1.
 
-Two editions span two years ("2012-2013", "2017-2018"); each is keyed on its later year so
-no value is dated before its fieldwork ended. Editions appear in October; a year-y value is
-used from y+1. Coverage grows edition by edition, so many countries enter late.
+Two editions span two years ("2012-2013", "2017-2018"); each is keyed on its later year.
+When an edition became public is declared per edition (CALENDAR, from WJP's launch dates): most
+appear within their own year (March to October), "2012-2013" already in November 2012 and
+"2017-2018" in January 2018, so a row t holds the edition published by the end of t. A score
+older than 2 years at a row is missing. The synthetic world's constant lag is 1 year.
+Coverage grows edition by edition, so many countries enter late.
 The scores come from WJP's own household poll and expert questionnaires (no other index
 feeds them), though the perceptions index and WGI both use this index as an input.
 """
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.calendar import Calendar
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
 from features.registry import Column, register_source
 
@@ -27,6 +31,22 @@ MEASURES = {
     ),
 }
 
+# Data year (the edition's later year) → WJP's launch of that edition.
+CALENDAR = Calendar(lag_years=1, max_age_years=2, editions={
+    2013: "2012-11-28",  # "2012-2013" edition, launched November 2012
+    2014: "2014-03-05",  # 2014 edition, press release of 5 March 2014
+    2015: "2015-06-02",  # 2015 edition, June 2015
+    2016: "2016-10-20",  # 2016 edition, launch event of 20 October 2016
+    2018: "2018-01-31",  # "2017-2018" edition, January 2018
+    2019: "2019-02-28",  # 2019 edition, February 2019
+    2020: "2020-03-11",  # 2020 edition, March 2020
+    2021: "2021-10-14",  # 2021 edition, October 2021
+    2022: "2022-10-26",  # 2022 edition, October 2022
+    2023: "2023-10-25",  # 2023 edition, October 2023
+    2024: "2024-10-23",  # 2024 edition, October 2024
+    2025: "2025-10-28",  # 2025 edition, released 28 October 2025 (WJP press release)
+})
+
 
 @register_source(
     name="judicial_metrics",
@@ -37,7 +57,7 @@ MEASURES = {
         col: Column(0.0, 1.0, "score 0–1, higher = stronger rule of law", desc)
         for col, desc in MEASURES.values()
     },
-    available_after_years=1,
+    calendar=CALENDAR,
 )
 def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
     frames = []

@@ -1,11 +1,13 @@
 """International migrant and refugee stock (UN DESA, International Migrant Stock 2020), by destination.
 
-Mid-year estimates for 1990, 1995, …, 2020 only. Years in between are linearly interpolated
-between the two surrounding estimates and carry `migstock_interpolated` = 1, so a reader (and
-the panel's coverage) can always tell an estimate from a fill; nothing is extrapolated past
-2020. Interpolation uses the later estimate, but every number here is from one revision
-(2020), so the whole table is a 2020 view of the past whatever the year: a revision
-look-ahead shared by every re-estimated series (WGI, WDI), stated on the results page.
+Mid-year estimates for 1990, 1995, …, 2020 only, returned as they are: no year in between is
+filled. Interpolating would use the *next* estimate, published five years later; instead the
+panel carries the last published estimate (an estimate for year y is used from y + 1 on, as
+the revisions appeared after their reference year) until the next one is public, and never
+longer than 5 years (CALENDAR), so the 2020 estimate serves rows 2021–2025. Nothing is
+extrapolated. Every number here is still from one revision (2020), so the table is a 2020 view
+of the past whatever the year: a revision look-ahead shared by every re-estimated series (WGI,
+WDI), stated on the results page.
 
 Rows are keyed on UN M49 codes; codes of 900 and above are UN DESA's regions and groups,
 dropped by that rule; Channel Islands (830) has no ISO code and is dropped. Publisher
@@ -18,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from features.calendar import Calendar
 from features.readers import FILE, ROW, read_table, to_number
 from features.registry import Column, register_source
 from nexus.countries import m49_to_iso3
@@ -31,6 +33,7 @@ NAME = "Region, development group, country or area"
 ESTIMATE_YEARS = (1990, 1995, 2000, 2005, 2010, 2015, 2020)
 AGGREGATE_FROM = 900  # M49 codes from 900 up are regions, income and development groups
 MISSING = ("", "..", "~")
+CALENDAR = Calendar(lag_years=1, max_age_years=5)  # five-yearly estimates: each serves until the next is public
 
 
 @register_source(
@@ -44,9 +47,8 @@ MISSING = ("", "..", "~")
         ),
         "migstock_female_share": Column(0, 100, "% of migrants", "women among international migrants"),
         "migstock_refugees_per_1k": Column(0, 1000, "per 1,000 residents", "refugees and asylum seekers"),
-        "migstock_interpolated": Column(0, 1, "flag", "1 = interpolated between five-yearly estimates"),
     },
-    available_after_years=1,
+    calendar=CALENDAR,
 )
 def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
     frames = []
@@ -59,7 +61,7 @@ def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
         anchors = anchors.merge(refugees.drop(columns=[ROW, FILE]), on=["iso3", "year"], how="outer")
         anchors = anchors.merge(population.drop(columns=[ROW, FILE]), on=["iso3", "year"], how="left")
         anchors["migstock_refugees_per_1k"] = anchors["refugees"] / anchors["population_thousands"]
-        frames.append(interpolate(anchors.drop(columns=["refugees", "population_thousands"])))
+        frames.append(anchors.drop(columns=["refugees", "population_thousands"]))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -101,20 +103,3 @@ def _block_column(raw: pd.DataFrame, year: str, block: int, path: Path, sheet: s
     if name not in raw.columns:
         raise SourceDataError(path, HEADER_ROW, f"{sheet}: no column {year} in block {block + 1}")
     return name
-
-
-def interpolate(anchors: pd.DataFrame) -> pd.DataFrame:
-    """Linear fill between consecutive estimates of each country, flagged; no extrapolation."""
-    values = [c for c in anchors.columns if c.startswith("migstock_")]
-    out = []
-    for iso3, g in anchors.sort_values("year").groupby("iso3", sort=False):
-        years = np.arange(g["year"].min(), g["year"].max() + 1)
-        full = g.set_index("year").reindex(years)
-        filled = full[values].interpolate(method="index", limit_area="inside")
-        frame = filled.assign(
-            iso3=iso3, year=years, migstock_interpolated=(~np.isin(years, g["year"])).astype(float)
-        )
-        frame[ROW] = full[ROW].ffill().to_numpy()
-        frame[FILE] = full[FILE].ffill().to_numpy()
-        out.append(frame.reset_index(drop=True))
-    return pd.concat(out, ignore_index=True)[["iso3", "year", *values, "migstock_interpolated", ROW, FILE]]

@@ -5,9 +5,12 @@ sheet name. Headers differ between editions ("Criminality avg," in 2023, "Crimin
 2021), so they are matched after dropping " avg" and trailing commas; the 2023 edition adds
 markets and actors, so its averages are built from more items (a construction break between
 the two editions). Countries are names only. An edition is published in September of its
-year, so it is keyed on that year with no lag (a panel row for year t holds what was
-published by the end of t). Scores come from GI-TOC's expert panels; the publisher lists no
-other index as an input, though experts read the same reports everyone does.
+year (it scores the year before: the 2021 edition "the 2020 data"), so it is keyed on the
+edition year and used from that year on (CALENDAR; a panel row for year t holds what was
+published by the end of t). Editions are biennial: an edition older than 3 years at a row
+(one missed edition) is missing. The 2025 edition is not in this workbook and is not declared.
+Scores come from GI-TOC's expert panels; the publisher lists no other index as an input,
+though experts read the same reports everyone does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.calendar import Calendar
 from features.readers import FILE, ROW, iso3_from_names, read_table, to_number
 from features.registry import Column, register_source
 from nexus.errors import SourceDataError
@@ -34,6 +38,12 @@ MEASURES = {
 }
 
 
+CALENDAR = Calendar(lag_years=0, max_age_years=3, editions={
+    2021: "2021-09-28",  # first Global Organized Crime Index, launched September 2021
+    2023: "2023-09-26",  # second edition, September 2023
+})
+
+
 def _key(header: str) -> str:
     return re.sub(r"\s+avg$", "", header.strip().rstrip(",").strip().casefold())
 
@@ -44,7 +54,7 @@ def _key(header: str) -> str:
     publisher="Global Initiative Against Transnational Organized Crime, Global Organized Crime Index",
     raw_globs={"workbook": "gitoc_ocindex/*.xlsx"},
     columns={col: Column(1, 10, "score 1–10", desc) for col, desc in MEASURES.values()},
-    available_after_years=0,
+    calendar=CALENDAR,
 )
 def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
     frames = []

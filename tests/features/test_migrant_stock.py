@@ -1,4 +1,4 @@
-"""Migrant stock: five-yearly estimates, flagged interpolation, M49 aggregates and privacy markers."""
+"""Migrant stock: five-yearly estimates only (no interpolation), M49 aggregates and privacy markers."""
 
 from pathlib import Path
 
@@ -43,16 +43,15 @@ def build(raw: Path) -> pd.DataFrame:
     return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
 
 
-def test_interpolated_years_are_flagged_and_nothing_is_extrapolated(tmp_path):
+def test_only_the_estimates_are_returned_nothing_interpolated_or_extrapolated(tmp_path):
     write(
         tmp_path,
         {("Namibia", 516): [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0] * 3, ("WORLD", 900): [3.0] * 21},
         refugees=[10, 20, 30, 40, 50, 60, 70] * 2,
     )
     stock = build(tmp_path)
-    assert stock.loc[("NAM", 1990), "migstock_interpolated"] == 0
-    assert stock.loc[("NAM", 1992), "migstock_interpolated"] == 1
-    assert stock.loc[("NAM", 1992), "migstock_share"] == pytest.approx(1.4)
+    assert sorted(stock.index.get_level_values("year")) == list(ESTIMATE_YEARS)  # the panel carries the last one
+    assert stock.loc[("NAM", 1995), "migstock_share"] == pytest.approx(2.0)
     assert stock.loc[("NAM", 1995), "migstock_refugees_per_1k"] == pytest.approx(20 / 1000)
     assert stock.index.get_level_values("year").max() == 2020
     assert set(stock.index.get_level_values("iso3")) == {"NAM"}  # M49 900+ are regions

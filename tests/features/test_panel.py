@@ -1,4 +1,5 @@
-"""The panel: no feature for year t uses data published after t; coverage counts what is observed."""
+"""The panel: no feature for year t uses data published after t; values older than their source's
+staleness limit are missing; coverage counts what is observed; the label columns and their provenance."""
 
 import json
 
@@ -6,23 +7,58 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.panel import PROVENANCE, load_panel
+from features.panel import LABEL_PROVENANCE, PROVENANCE, load_panel
+from features.registry import get_source
+
+LABEL_COLUMNS = ["label_tier", "label_listed", "label_special_case", "label_inferred", "label_evidence"]
 
 
 @pytest.fixture(scope="module")
-def built(pipeline):
-    panel, catalog, manifest = load_panel(pipeline.features.directory)
-    provenance = pd.read_parquet(pipeline.features.directory / PROVENANCE)
+def built(small_features):
+    panel, catalog, manifest = load_panel(small_features.directory)
+    provenance = pd.read_parquet(small_features.directory / PROVENANCE)
     return panel, catalog, provenance
 
 
 def test_no_feature_uses_data_published_after_its_year(built):
     panel, catalog, provenance = built
-    lags = {info["source"]: info["lag_years"] for info in catalog.values()}
     known = provenance.dropna(subset=["data_year"])
-    published = known["data_year"] + known["source"].map(lags)
-    assert (published <= known["year"]).all()
+    assert (known["published_year"] <= known["year"]).all()
+    # the synthetic world writes every file on its source's constant lag (features.calendar: constant_lag)
+    lags = {info["source"]: info["lag_years"] for info in catalog.values()}
+    assert (known["published_year"] == known["data_year"] + known["source"].map(lags)).all()
     assert len(known) > 1000
+
+
+def test_a_value_older_than_its_staleness_limit_is_missing(built):
+    _, _, provenance = built
+    known = provenance.dropna(subset=["data_year"])
+    limit = known["source"].map(lambda n: get_source(n).calendar.max_age_years)
+    assert ((known["year"] - known["data_year"]) <= limit).all()
+    # press freedom edition 2016 (data 2015) is missing from the world: row 2016 carries 2014's value
+    # (age 2, the limit), and nothing older is ever used
+    press = known[known["source"] == "press_freedom"]
+    assert set(press.loc[press["year"] == 2016, "data_year"]) == {2014}
+    assert (press["year"] - press["data_year"]).max() == 2
+
+
+def test_label_columns_are_floats_and_consistent(built, small_features):
+    panel, catalog, _ = built
+    for column in LABEL_COLUMNS:
+        assert panel[column].dtype == np.float64 and catalog[column]["family"] == "label"
+    known = panel.dropna(subset=["label_tier"])
+    assert ((known["label_tier"] >= 2).astype(float) == known["label_listed"]).all()
+    assert panel.loc[panel["label_special_case"] == 1, "label_listed"].isna().all()
+    labelled = panel["label_evidence"].notna()
+    assert (panel.loc[labelled, "label_inferred"] == 0).all()  # the synthetic world has no partial report year
+    assert panel.loc[~labelled, ["label_tier", "label_listed", "label_inferred"]].isna().all().all()
+    labels = pd.read_parquet(small_features.directory / LABEL_PROVENANCE)
+    merged = labels.merge(panel[["iso3", "year", *LABEL_COLUMNS]], on=["iso3", "year"], suffixes=("", "_panel"))
+    assert len(merged) == len(labels) == labelled.sum()
+    for column in LABEL_COLUMNS:
+        pd.testing.assert_series_equal(merged[column], merged[f"{column}_panel"], check_names=False)
+    assert (labels["file"] == "us_state_tip/tier_placements.csv").all() and (labels["row"] >= 2).all()
+    assert set(labels["rule"]) == {"stated"}
 
 
 def test_lagged_value_equals_source_value_from_lag_years_before(built, world_dir):
@@ -53,6 +89,14 @@ def test_changing_a_future_file_does_not_change_past_rows(tmp_path, world_dir, m
     past = before["year"] < 2020
     pd.testing.assert_frame_equal(before[past].reset_index(drop=True), after[past].reset_index(drop=True))
     assert not before[~past]["press_freedom_score"].equals(after[~past]["press_freedom_score"])
+
+
+def test_extra_lag_is_what_the_row_a_year_earlier_held(built):
+    panel, _, _ = built
+    earlier = panel[["iso3", "year", "cpi_score"]].assign(year=panel["year"] + 1).rename(columns={"cpi_score": "held"})
+    both = panel[["iso3", "year", "cpi_score_lag1"]].merge(earlier, on=["iso3", "year"], how="inner")
+    pd.testing.assert_series_equal(both["cpi_score_lag1"], both["held"], check_names=False)
+    assert both["held"].notna().sum() > 500
 
 
 def test_coverage_is_share_of_declared_signals_observed(built):

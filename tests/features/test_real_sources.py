@@ -65,11 +65,11 @@ EXPECTED = {  # source: (first year, last year, countries, rows)
     "organized_crime": (2021, 2023, 193, 386),
     "tourism_arrivals": (1995, 2016, 203, 4207),
     "net_migration": (1960, 2022, 216, 13608),
-    "migrant_stock": (1990, 2020, 234, 7254),
+    "migrant_stock": (1990, 2020, 234, 234 * 7),  # the seven five-yearly estimates, nothing filled in
     "gdp_per_capita": (1960, 2022, 213, 10532),
     "population": (1960, 2024, 216, 14010),
     "income_group": (1987, 2022, 218, 7847),
-    "tier_placements": (2001, 2023, 189, 2808),
+    "tier_placements": (2001, 2025, 189, 4117),  # stated placements, special cases, inferred negatives
 }
 
 
@@ -86,9 +86,10 @@ def test_tiers_counts_per_report_year_match_sources_md():
     tiers = built("tier_placements")
     placed = tiers.dropna(subset=["label_tier"]).groupby("year").size()
     assert placed[2001] == 79 and placed[2002] == 87 and placed[2003] == 114 and placed[2015] == 186
-    assert placed[2020] == 34 + 88 + 44 + 19 and placed[2023] == 30 + 104 + 26 + 24
+    assert placed[2020] == 34 + 88 + 44 + 19 and placed[2023] == 30 + 104 + 26 + 24 + 1  # + 1 Tier 2 (13.1)
     assert tiers.groupby("year")["label_special_case"].sum()[2021] == 3
-    assert not {2016, 2017, 2018, 2019, 2022, 2024, 2025} & set(tiers["year"])  # missing or partial years
+    assert set(tiers["year"]) == set(range(2001, 2026))  # 2016–2019 (13.1) and the partial years are in
+    assert set(tiers.loc[tiers["label_inferred"] == 1, "year"]) == {2022, 2024, 2025}
     assert value("tier_placements", "LBY", 2011, "label_tier") == 3  # as the extract codes it (SOURCES.md)
     assert value("tier_placements", "XKX", 2015, "label_tier") in {0, 1, 2, 3}  # KOS in the extract
     assert value("tier_placements", "COG", 2023, "label_tier") == 2  # the Factbook row kept, gvnet's dropped
@@ -191,18 +192,10 @@ def test_unodc_censored_counts_stay_censored():
     assert np.expm1(got) == pytest.approx(float(grouped["txtVALUE"].replace(",", "")))
 
 
-def test_migrant_stock_interpolation_is_flagged_and_estimates_are_kept():
+def test_migrant_stock_keeps_the_estimates_and_fills_nothing():
     stock = built("migrant_stock")
-    estimates = stock[stock["year"] % 5 == 0]
-    assert (estimates["migstock_interpolated"] == 0).all() and (
-        stock[stock["year"] % 5 != 0]["migstock_interpolated"] == 1
-    ).all()
-    a, b = (
-        value("migrant_stock", "DEU", 2010, "migstock_share"),
-        value("migrant_stock", "DEU", 2015, "migstock_share"),
-    )
-    assert value("migrant_stock", "DEU", 2012, "migstock_share") == pytest.approx(a + (b - a) * 2 / 5)
-    assert stock["year"].max() == 2020  # no extrapolation
+    assert set(stock["year"]) == {1990, 1995, 2000, 2005, 2010, 2015, 2020}  # no interpolation, no extrapolation
+    assert 0 < value("migrant_stock", "DEU", 2015, "migstock_share") < 100
 
 
 def test_income_groups_from_both_workbooks():

@@ -12,7 +12,6 @@ from training.calibration import (
     expected_calibration_error,
     fit_calibrator,
     fit_conformal,
-    from_version_tags,
     set_label,
 )
 
@@ -24,7 +23,7 @@ def _miscalibrated(n, seed):
     return truth ** 2.5, truth, y  # an overconfident-low model: ranks right, probabilities wrong
 
 
-@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid", "venn_abers"])
 def test_calibration_fitted_on_one_half_fixes_the_other(method):
     p_fit, _, y_fit = _miscalibrated(3000, 1)
     p_new, _, y_new = _miscalibrated(3000, 2)
@@ -37,7 +36,7 @@ def test_calibration_fitted_on_one_half_fixes_the_other(method):
 
 def test_calibrator_survives_json_and_keeps_probabilities_inside_0_1():
     p, _, y = _miscalibrated(500, 3)
-    for method in ("isotonic", "sigmoid", "none"):
+    for method in ("isotonic", "sigmoid", "venn_abers", "none"):
         c = fit_calibrator(p, y, method)
         back = Calibrator.from_json(c.to_json())
         grid = np.linspace(0, 1, 101)
@@ -73,16 +72,43 @@ def test_too_few_calibration_rows_give_the_trivial_set():
     assert yes.all() and no.all()
 
 
-def test_a_version_s_tags_give_back_the_calibrator_and_the_sets():
+def test_sets_survive_json_and_label_each_row():
     p, _, y = _miscalibrated(800, 7)
-    c, sets = fit_calibrator(p, y, "sigmoid"), fit_conformal(p, y, 0.9)
-    tags = {"nexus.calibration": c.to_json(),
-            "nexus.conformal": json.dumps(json.loads(sets.to_json()) | {"backtest_coverage": 0.9})}
-    c2, sets2 = from_version_tags(tags)
-    np.testing.assert_allclose(c2.apply(p), c.apply(p))
-    assert sets2 == sets
-    wide = ConformalSets(0.9, p_yes_min=0.3, p_no_max=0.6, n_yes=1, n_no=1)
+    sets = fit_conformal(p, y, 0.9, current_listed=(p > 0.3).astype(float))
+    assert ConformalSets.from_json(sets.to_json()) == sets
+    wide = ConformalSets(0.9, {"all": {"p_yes_min": 0.3, "p_no_max": 0.6}})
     assert list(set_label(*wide.sets([0.0, 0.5, 1.0]))) == ["no", "either", "yes"]
-    narrow = ConformalSets(0.9, p_yes_min=0.7, p_no_max=0.2, n_yes=1, n_no=1)
+    narrow = ConformalSets(0.9, {"all": {"p_yes_min": 0.7, "p_no_max": 0.2}})
     assert list(set_label(*narrow.sets([0.5]))) == ["neither"]
-    assert from_version_tags({}) == (None, None)
+
+
+def test_sets_by_current_status_cover_onsets_at_the_level():
+    """Mondrian by (current status, outcome): the rare onsets keep their own 90% guarantee."""
+    rng = np.random.default_rng(11)
+
+    def draw(n):
+        listed = (rng.uniform(size=n) < 0.35).astype(float)
+        truth = np.where(listed == 1, rng.uniform(0.6, 0.95, n), rng.uniform(0.01, 0.3, n))
+        y = (rng.uniform(size=n) < truth).astype(int)
+        return truth, y, listed
+
+    p_cal, y_cal, s_cal = draw(4000)
+    p_new, y_new, s_new = draw(8000)
+    onset = (s_new == 0) & (y_new == 1)
+    pooled = fit_conformal(p_cal, y_cal, 0.9)
+    by_status = fit_conformal(p_cal, y_cal, 0.9, s_cal)
+    pooled_yes, _ = pooled.sets(p_new)
+    status_yes, _ = by_status.sets(p_new, s_new)
+    assert status_yes[onset].mean() == pytest.approx(0.9, abs=0.03)
+    assert pooled_yes[onset].mean() < 0.8   # pooled thresholds sacrifice the onsets
+
+
+def test_venn_abers_interval_brackets_a_calibrated_probability():
+    from training.calibration import venn_abers
+
+    p_cal, truth_cal, y_cal = _miscalibrated(3000, 12)
+    p_new, truth_new, _ = _miscalibrated(2000, 13)
+    point, p0, p1 = venn_abers(p_cal, y_cal, p_new)
+    assert (p0 <= p1 + 1e-12).all()
+    assert np.mean(p1 - p0) < 0.05            # 3,000 calibration rows pin it down
+    assert np.mean(np.abs(point - truth_new)) < np.mean(np.abs(p_new - truth_new)) / 2

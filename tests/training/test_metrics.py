@@ -44,3 +44,30 @@ def test_paired_bootstrap_refuses_rows_that_differ():
     b = a.assign(year=a["year"] + 1)
     with pytest.raises(ValueError, match="identical rows"):
         paired_bootstrap({"a": a, "b": b}, "a", 20, 10, 0.9, 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weighted_metrics_equal_the_metrics_of_rows_repeated_by_their_weights(seed):
+    from training.metrics import weighted_score_metrics
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    p = np.round(np.clip(0.3 * y + rng.uniform(0, 0.7, 300), 0, 1), 1)   # heavy ties
+    weights = rng.integers(0, 4, (5, 300))                                 # zeros drop rows
+    got = weighted_score_metrics(y, p, weights)
+    for r, w in enumerate(weights):
+        idx = np.repeat(np.arange(300), w)
+        expected = score_metrics(y[idx], p[idx], np.zeros(len(idx)), 10)
+        for metric in ("auc", "average_precision", "brier", "log_loss"):
+            assert got[metric][r] == pytest.approx(expected[metric], rel=1e-12), metric
+            assert expected[metric] != pytest.approx(score_metrics(y, p, np.zeros(300), 10)[metric], rel=1e-9)
+
+
+def test_weighted_ranking_metrics_are_nan_without_both_classes_under_the_weights():
+    from training.metrics import weighted_auc, weighted_average_precision
+
+    y, p = np.array([1, 1, 0, 0]), np.array([0.9, 0.4, 0.5, 0.1])
+    w = np.array([[1, 1, 0, 0], [1, 1, 1, 1]])
+    assert np.isnan(weighted_auc(y, p, w)[0]) and weighted_auc(y, p, w)[1] == 0.75
+    assert np.isnan(weighted_average_precision(y, p, w)[0])
+    assert weighted_average_precision(y, p, w)[1] == pytest.approx(average_precision_score(y, p))

@@ -1,0 +1,184 @@
+"""The model registry: the only code that reads or writes MLflow model-version tags and aliases.
+
+A registered version carries a typed `ModelCard` (what it was trained on, how it calibrates,
+what it beats) as `nexus.*` tags; `ModelCard.from_tags` refuses a version whose card misses a
+field or names an unknown method, naming the version and the field, so a service never serves
+raw numbers from a half-described model. The model itself is logged as an MLflow pyfunc
+(training/pyfunc.py) that returns calibrated probabilities and interval bounds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from nexus.config import PathsParams
+from nexus.errors import ModelNotFoundError, NexusError
+
+CHAMPION = "champion"
+LATEST = "latest-trained"
+PREFIX = "nexus."
+
+
+class ModelCardError(NexusError):
+    """A registered version's model card is missing a field or carries an unknown value."""
+
+
+class ModelCard(BaseModel):
+    """Everything a score's provenance and a reviewer's header need, as typed fields."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    features_key: str
+    panel_sha256: str
+    params_sha256: str
+    run_id: str
+    target: str
+    horizon_years: int
+    calibration: Literal["none", "sigmoid", "isotonic", "venn_abers"]
+    interval: Literal["venn_abers"]
+    conformal_level: float
+    n_members: int
+    folds: dict                 # target, horizon, development and holdout origins, rows, rows_sha256
+    development: dict           # product model's pooled development metrics {metric: value}
+    beats: dict                 # baseline → {metric: {diff, low, high}, "beats": bool} on development origins
+    experiment: str | None = None
+
+    def to_tags(self) -> dict[str, str]:
+        out = {}
+        for key, value in self.model_dump().items():
+            if value is None:
+                continue
+            out[PREFIX + key] = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        return out
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str], where: str) -> ModelCard:
+        doc = {}
+        for key, field in cls.model_fields.items():
+            text = tags.get(PREFIX + key)
+            if text is None:
+                continue
+            doc[key] = text if field.annotation in (str, str | None) else _json(text)
+        try:
+            return cls.model_validate(doc)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = ".".join(str(p) for p in err["loc"])
+            problem = "is missing" if err["type"] == "missing" else f"is invalid ({err['msg']})"
+            raise ModelCardError(f"{where}: model card field {name!r} {problem}; retrain it with "
+                                 "'nexus train'") from None
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved registry entry: which version an alias pointed to, its card and its tags."""
+
+    name: str
+    version: str
+    alias: str | None
+    tags: dict[str, str]
+    source: str
+
+    @property
+    def card(self) -> ModelCard:
+        return ModelCard.from_tags(self.tags, f"model {self.name} version {self.version}")
+
+    @property
+    def run_id(self) -> str:
+        return self.tags.get(PREFIX + "run_id", "")
+
+
+def _client(paths: PathsParams):
+    from nexus.tracking import mlflow_at
+
+    return mlflow_at(paths.tracking_uri).MlflowClient()
+
+
+def resolve(paths: PathsParams, name: str, alias: str | None = None, version: str | None = None) -> ModelRef:
+    """`name@alias` or `name/version`; a clear error when it points nowhere."""
+    client = _client(paths)
+    try:
+        mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
+    except Exception as exc:  # noqa: BLE001 - MlflowException or a store error: both mean "not there"
+        what = f"version {version}" if version else f"alias {alias!r}"
+        raise ModelNotFoundError(f"model {name!r} has no {what} in {paths.tracking_uri} "
+                                 f"({str(exc).splitlines()[0][:160]}); run 'nexus train' first") from None
+    return ModelRef(name=name, version=str(mv.version), alias=None if version else alias, tags=dict(mv.tags),
+                    source=mv.source)
+
+
+def exists(paths: PathsParams, name: str, version: str) -> bool:
+    try:
+        resolve(paths, name, version=version)
+        return True
+    except NexusError:
+        return False
+
+
+def holder(paths: PathsParams, name: str, alias: str = CHAMPION) -> ModelRef | None:
+    try:
+        return resolve(paths, name, alias=alias)
+    except NexusError:
+        return None
+
+
+def aliases(paths: PathsParams, name: str) -> dict[str, str]:
+    """alias → version for a registered model ({} when it does not exist)."""
+    try:
+        return {a: str(v) for a, v in _client(paths).get_registered_model(name).aliases.items()}
+    except Exception:  # noqa: BLE001 - no such registered model
+        return {}
+
+
+def versions(paths: PathsParams, name: str) -> list[ModelRef]:
+    client = _client(paths)
+    try:
+        found = client.search_model_versions(f"name='{name}'")
+    except Exception:  # noqa: BLE001 - no such registered model
+        return []
+    return [ModelRef(name, str(mv.version), None, dict(mv.tags), mv.source) for mv in found]
+
+
+def set_alias(paths: PathsParams, name: str, alias: str, version: str) -> None:
+    _client(paths).set_registered_model_alias(name, alias, version)
+
+
+def record(paths: PathsParams, name: str, version: str, tags: dict[str, str]) -> None:
+    """Write `nexus.<key>` tags on a version (promotion records and the like)."""
+    client = _client(paths)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key if key.startswith(PREFIX) else PREFIX + key, value)
+
+
+def register(paths: PathsParams, name: str, version: str, card: ModelCard, extra: dict[str, str]) -> None:
+    """Tag a freshly logged version with its card and move `latest-trained` to it (never `champion`)."""
+    record(paths, name, version, card.to_tags() | extra)
+    set_alias(paths, name, LATEST, version)
+
+
+def load_model(paths: PathsParams, ref: ModelRef):
+    """The RiskModel a version holds (through its pyfunc, so `mlflow models serve` reads the same)."""
+    from nexus.tracking import mlflow_at
+
+    mlflow = mlflow_at(paths.tracking_uri)
+    import mlflow.pyfunc
+
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
+        return loaded.unwrap_python_model().model
+    except NexusError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an older flavour or a broken artifact
+        raise ModelCardError(f"model {ref.name} version {ref.version} holds no nexus RiskModel "
+                             f"({str(exc).splitlines()[0][:160]}); retrain it with 'nexus train'") from None
