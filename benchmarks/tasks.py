@@ -73,20 +73,6 @@ def ocds_duckdb(path: str, out: str) -> None:
     _emit(seconds=seconds, rows=len(frame), processes=processes, processes_per_s=processes / seconds)
 
 
-def explain_via_pred_contribs(booster, X):
-    """What scoring.explain.explain could do: xgboost's exact contributions, wrapped as shap's Explanation.
-
-    shap.TreeExplainer(booster) first re-parses every tree in Python, then calls the same
-    pred_contribs; skipping the parse gives identical numbers without the overhead.
-    """
-    import shap
-    import xgboost as xgb
-
-    contrib = booster.predict(xgb.DMatrix(X), pred_contribs=True)
-    return shap.Explanation(values=contrib[:, :-1], base_values=contrib[:, -1], data=X.to_numpy(),
-                            feature_names=list(X.columns))
-
-
 def _default_pipeline(root: str, overrides: list[str]):
     """Params of the default world under `root`, with its features built (world written if absent)."""
     from features.panel import build_features, load_panel
@@ -107,13 +93,14 @@ def _default_pipeline(root: str, overrides: list[str]):
 
 
 def models(root: str, out: str, repeat: str = "3", overrides: str = "[]") -> None:
-    """SHAP (ours vs pred_contribs) and the backtest (ours vs a bare xgboost.train loop)."""
+    """SHAP (RiskModel.explain vs its members' native pred_contribs) and the backtest (ours vs a bare
+    xgboost.train loop fitting the same K boosters per fold)."""
     import numpy as np
     import pandas as pd
     import xgboost as xgb
 
-    from scoring.explain import explain
-    from training.backtest import backtest, first_fitted_origin, make_xgb
+    from training.backtest import available_features, backtest, first_fitted_origin, last_origin
+    from training.model import RiskModel
     from training.selection import select_features
     from training.splits import RollingOriginByYear
     from training.train import labelled_rows
@@ -123,22 +110,24 @@ def models(root: str, out: str, repeat: str = "3", overrides: str = "[]") -> Non
     frame, target = labelled_rows(panel, tp)
     chosen = select_features(catalog, tp)
     labelled = frame[frame[target].notna()].reset_index(drop=True)
-    X, y, years = labelled[chosen], labelled[target].to_numpy(int), labelled["year"].to_numpy()
-    x = tp.xgb
-    native = {"objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "max_depth": x.max_depth,
-              "eta": x.learning_rate, "subsample": x.subsample, "colsample_bytree": x.colsample_bytree,
-              "min_child_weight": x.min_child_weight, "lambda": x.reg_lambda, "max_bin": x.max_bin,
-              "nthread": x.n_jobs, "seed": params.seed}
-    folds = list(RollingOriginByYear(first_fitted_origin(tp), tp.backtest.last_origin, tp.horizon_years)
-                 .split(X, y, groups=years))
+    y, years = labelled[target].to_numpy(int), labelled["year"].to_numpy()
+    template = RiskModel.from_params(tp, params.seed)
+    folds = list(RollingOriginByYear(first_fitted_origin(tp), last_origin(tp), tp.horizon_years)
+                 .split(labelled, y, groups=years))
 
     def bare_loop():
         boosters, preds = [], []
         for train_idx, test_idx in folds:
-            booster = xgb.train(native, xgb.DMatrix(X.iloc[train_idx], y[train_idx]), num_boost_round=x.n_estimators)
+            cols = available_features(labelled.iloc[test_idx], chosen, tp.ensemble.min_feature_coverage)
+            d = xgb.QuantileDMatrix(labelled.iloc[train_idx][cols].to_numpy(np.float32), label=y[train_idx],
+                                    feature_names=cols, max_bin=tp.xgb.max_bin)
+            members = [xgb.train(template._booster_params(s), d, num_boost_round=tp.xgb.n_estimators)
+                       for s in template.member_seeds()]
+            test = xgb.DMatrix(labelled.iloc[test_idx][cols].to_numpy(np.float32), feature_names=cols)
+            margin = np.mean([b.predict(test, output_margin=True) for b in members], axis=0)
             preds.append(pd.DataFrame({"origin": int(years[test_idx[0]]), "iso3": labelled["iso3"].iloc[test_idx],
-                                       "bare": booster.predict(xgb.DMatrix(X.iloc[test_idx]))}))
-            boosters.append(booster)
+                                       "bare": 1 / (1 + np.exp(-margin))}))
+            boosters += members
         return boosters, pd.concat(preds)
 
     times = {"ours_xgb_only": [], "ours_all_models": [], "bare_xgb_train": []}
@@ -152,34 +141,29 @@ def models(root: str, out: str, repeat: str = "3", overrides: str = "[]") -> Non
         t = time.perf_counter()
         backtest(frame, target, chosen, tp, params.seed)
         times["ours_all_models"].append(time.perf_counter() - t)
-    both = bt.predictions.merge(bare_preds, on=["origin", "iso3"], validate="one_to_one")
+    both = bt.history.merge(bare_preds, on=["origin", "iso3"], validate="one_to_one")
     prediction_diff = float((both["p_raw"] - both["bare"]).abs().max())
 
-    final = make_xgb(x, params.seed).fit(X, y).get_booster()
-    boosters = [*boosters, final]
+    final = RiskModel.from_params(tp, params.seed).fit(labelled[chosen], y)
     every = frame[chosen]
-    explain(boosters[0], every.head(5))  # import shap and warm up outside the clock
-    shap_times = {"ours_explain": [], "native_pred_contribs": [], "explain_via_pred_contribs": []}
-    max_diff = 0.0
+    matrix = xgb.DMatrix(every.to_numpy(np.float32), feature_names=chosen)
+    final.explain(every.head(5))  # import shap and warm up outside the clock
+    shap_times = {"ours_explain": [], "native_pred_contribs": []}
     for _ in range(int(repeat)):
         t = time.perf_counter()
-        ours = [explain(b, every) for b in boosters]
+        ours = final.explain(every)
         shap_times["ours_explain"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        theirs = [b.predict(xgb.DMatrix(every), pred_contribs=True) for b in boosters]
+        theirs = [b.predict(matrix, pred_contribs=True) for b in final.boosters_]
         shap_times["native_pred_contribs"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        proposed = [explain_via_pred_contribs(b, every) for b in boosters]
-        shap_times["explain_via_pred_contribs"].append(time.perf_counter() - t)
-    for e, c in zip(proposed, theirs, strict=True):
-        max_diff = max(max_diff, float(np.max(np.abs(e.values - c[:, :-1]))))
-    for e, c in zip(ours, theirs, strict=True):
-        max_diff = max(max_diff, float(np.max(np.abs(e.values - c[:, :-1]))),
-                       float(np.max(np.abs(e.base_values - c[:, -1]))))
-    result = {"backtest": {"folds": len(folds), "scored_origins": [tp.backtest.first_origin, tp.backtest.last_origin],
-                           "rows": len(labelled), "features": len(chosen), "n_estimators": x.n_estimators,
+    mean = np.mean(theirs, axis=0)
+    max_diff = max(float(np.max(np.abs(ours.values - mean[:, :-1]))),
+                   float(np.max(np.abs(ours.base_values - mean[:, -1]))))
+    result = {"backtest": {"folds": len(folds), "members": tp.ensemble.n_members,
+                           "scored_origins": [tp.backtest.first_origin, last_origin(tp)],
+                           "rows": len(labelled), "features": len(chosen), "n_estimators": tp.xgb.n_estimators,
                            "seconds": times, "max_abs_prediction_diff": prediction_diff},
-              "shap": {"boosters": len(boosters), "rows_per_booster": len(every), "features": len(chosen),
+              "shap": {"boosters": len(final.boosters_), "rows_per_booster": len(every), "features": len(chosen),
                        "seconds": shap_times, "max_abs_value_diff": max_diff}}
     Path(out).write_text(json.dumps(result, indent=2))
     _emit(seconds=statistics.median(times["ours_xgb_only"]))

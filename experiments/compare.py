@@ -146,9 +146,12 @@ def _calibration_and_stability(runs: dict[str, RunBacktest], entries: dict[str, 
         run = runs.get(name)
         if run is not None:
             row["ece_raw"] = expected_calibration_error(e["y"], e["p_raw"]) if "p_raw" in e else np.nan
-            conformal = run.calibration.get("conformal", {})
-            row["set_coverage"] = conformal.get("coverage", np.nan)
-            row["set_level"] = conformal.get("level", np.nan)
+            if {"set_yes", "set_no"} <= set(e.columns):   # development rows only, like everything here
+                from training.calibration import coverage_table
+
+                sets = e[["set_yes", "set_no"]].astype("boolean").fillna(True).astype(bool)
+                row["set_coverage"] = coverage_table(e["y"], sets["set_yes"], sets["set_no"])["coverage"]
+            row["set_level"] = run.calibration.get("conformal_level", np.nan)
             if run.shap is not None and ref_shap is not None:
                 vs_ref = stability.summary(stability.driver_agreement(run.shap, ref_shap))
                 over_origins = stability.summary(stability.origin_agreement(run.shap))

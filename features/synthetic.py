@@ -499,6 +499,10 @@ def _rounded(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
+def _share(flags: np.ndarray) -> float | None:
+    return round(float(flags.mean()), 4) if flags.size else None
+
+
 def tier_dynamics(world: World) -> dict:
     """Realised tier shares, churn, onset and exit rates, and how tier changes lag risk changes."""
     ranked = _ranked(world)
@@ -508,18 +512,19 @@ def tier_dynamics(world: World) -> dict:
     change = np.diff(world.tier, axis=1).astype(float)
     risk_change = np.diff(world.risk_logit, axis=1)
     lag_corr = {}
-    for lag in (-1, 0, 1, 2, 3):  # tier change at t against risk change at t - lag
+    for lag in (-1, 0, 1, 2, 3):  # tier change at t against risk change at t - lag (too few years: left out)
         j = np.arange(change.shape[1])
         ok = (j - lag >= 0) & (j - lag < change.shape[1])
         tier_part, risk_part = change[:, j[ok]], risk_change[:, j[ok] - lag]
         keep = pair[:, j[ok]]
-        lag_corr[str(lag)] = round(float(np.corrcoef(tier_part[keep], risk_part[keep])[0, 1]), 4)
+        if keep.sum() > 2 and tier_part[keep].std() > 0:
+            lag_corr[str(lag)] = round(float(np.corrcoef(tier_part[keep], risk_part[keep])[0, 1]), 4)
     shares = np.bincount(world.tier[ranked], minlength=len(TIER_LABELS)) / ranked.sum()
     return {
         "tier_shares": {label: round(float(x), 4) for label, x in zip(TIER_LABELS, shares, strict=True)},
-        "churn": round(float((before != after).mean()), 4),
-        "onset_rate": round(float((after[unlisted] >= 2).mean()), 4),
-        "exit_rate": round(float((after[listed] <= 1).mean()), 4),
+        "churn": _share(before != after),
+        "onset_rate": _share(after[unlisted] >= 2),
+        "exit_rate": _share(after[listed] <= 1),
         "tier_change_vs_risk_change_correlation_by_lag": lag_corr,
     }
 

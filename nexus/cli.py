@@ -300,76 +300,14 @@ def run(force: bool = typer.Option(False, help="rebuild every stage"),
 def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
             out: Path = typer.Option(Path("docs/results.md"), help="the page (results_coverage.csv beside)"),
             force: bool = typer.Option(False, help="rebuild every stage")):
-    """Backtest with all sources and with independent sources only, score, and write the results page."""
+    """Train every variant and horizon, score, and write the results page (experiments/results.py)."""
+    from experiments.results import command_line, write_results
+
     params, paths = load_with_raw(raw)
-    page = _results(params, paths, raw, out, force)
+    ctx = _ctx()
+    page = write_results(params, paths, out, command=command_line(ctx.params_path, raw, ctx.overrides),
+                         force=force, progress=_progress)
     typer.echo(f"results: {page}")
-
-
-def _results(params, paths, raw, out: Path, force: bool) -> Path:
-    import json
-
-    import pandas as pd
-
-    from features.lineage import dependent_sources
-    from features.panel import load_panel
-    from features.results import SHOWN, ResultsInputs, coverage_table, render
-    from nexus.manifest import atomic_path, atomic_write_text
-    from scoring.score import load_scores
-    from training.metrics import bootstrap_intervals, paired_difference, score_metrics
-
-    build = _features(params, paths, force)
-    main = _train(params, paths, build, force)
-    dependent = sorted(dependent_sources(params.features.sources, params.features.label_source))
-    excluded = sorted(set(params.training.exclude_features) | set(dependent))
-    variant, _ = load_with_raw(raw, [f"training.exclude_features={json.dumps(excluded)}",
-                                     f"scoring.model_name={params.scoring.model_name}-independent"])
-    independent = _train(variant, paths, build, force)
-    scored = _score(params, paths, version=main.metrics["model_version"], force=force)
-    scores, shap_values, _, _ = load_scores(scored.directory)
-    tp = params.training
-    rows, paired = [], []
-    boot = (tp.top_k, tp.bootstrap.n_resamples, tp.bootstrap.level, params.seed)
-    ours = pd.read_parquet(main.directory / "backtest.parquet")
-    xgb = ours[ours["model"] == "xgboost"]
-    for name, result in (("all sources", main), ("independent sources only", independent)):
-        predictions = pd.read_parquet(result.directory / "backtest.parquet")
-        if name != "all sources":
-            predictions = predictions[predictions["model"] == "xgboost"]
-            versus = {"XGBoost, independent sources only": predictions}
-        else:
-            versus = {m: g for m, g in predictions.groupby("model", sort=True) if m != "xgboost"}
-        for other, g in versus.items():
-            paired += [{"versus": other, "metric": m, **dict(zip(("value", "low", "high"),
-                                                                 paired_difference(xgb, g, m, *boot), strict=True))}
-                       for m in SHOWN]
-        for (model, origin), g in predictions.groupby(["model", "origin"], sort=True):
-            point = score_metrics(g["y"], g["p"], g["origin"], tp.top_k)
-            ci = bootstrap_intervals(g, tp.top_k, tp.bootstrap.n_resamples, tp.bootstrap.level, params.seed)
-            rows += [{"variant": name, "model": model, "origin": int(origin), "n": len(g),
-                      "positives": int(g["y"].sum()), "metric": m, "value": point[m], "low": ci[m][0],
-                      "high": ci[m][1]} for m in SHOWN]
-    panel, catalog, feature_manifest = load_panel(build.directory)
-    shown_raw = f" --raw {raw}" if raw is not None else ""
-    years, bt = params.features.years, tp.backtest
-    profile = {"command": f"nexus --params {_ctx().params_path} results{shown_raw}", "target": tp.target,
-               "horizon": tp.horizon_years, "years": f"{years.first}–{years.last}",
-               "origins": f"{bt.first_origin}–{bt.last_origin}", "level": tp.bootstrap.level,
-               "n_resamples": tp.bootstrap.n_resamples, "label_source": params.features.label_source}
-    provenance = {"features key": build.manifest.key, "panel": feature_manifest.outputs["panel.parquet"],
-                  "train key (all sources)": main.manifest.key,
-                  "train key (independent sources only)": independent.manifest.key}
-    variants = {"all sources": main.metrics["pooled"],
-                "independent sources only": independent.metrics["pooled"]}
-    page = render(ResultsInputs(profile=profile, variants=variants, per_origin=pd.DataFrame(rows),
-                                panel=panel, catalog=catalog, dependent=dependent, shap_values=shap_values,
-                                scores=scores, provenance=provenance, paired=pd.DataFrame(paired)))
-    atomic_write_text(out, page)
-    with atomic_path(out.with_name("results_coverage.csv")) as tmp:
-        coverage_table(panel, catalog).to_csv(tmp, index=False)
-    for written in (out, out.with_name("results_coverage.csv")):
-        written.chmod(0o644)  # documentation, readable by everyone (temp files are created 0600)
-    return out
 
 
 # Subcommands that live with their stage (one line each; keep this block sorted).
@@ -383,8 +321,13 @@ app.add_typer(__import__("scoring.cli", fromlist=["app"]).app)  # nexus serve, n
 
 
 def cli() -> None:
-    """Console-script entry: one-line errors, tracebacks only with --debug."""
+    """Console-script entry: one-line errors, tracebacks only with --debug.
+
+    Typer bundles its own click (typer._click): its usage errors are not subclasses of the
+    separately installed click's, so both families are caught; a usage error exits 2.
+    """
     import click
+    from typer._click import exceptions as typer_click
 
     try:
         code = app(standalone_mode=False)
@@ -393,10 +336,17 @@ def cli() -> None:
             raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.ClickException, typer_click.ClickException) as exc:
+        if isinstance(exc, typer_click.NoArgsIsHelpError):
+            exc.show()
+            sys.exit(2)
+        message = exc.format_message().strip().splitlines()[0] if exc.format_message().strip() else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else "nexus: "
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else " (see 'nexus --help')"
+        typer.echo(f"error: {where}{message}{hint}", err=True)
+        sys.exit(2 if isinstance(exc, click.UsageError | typer_click.UsageError) else exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

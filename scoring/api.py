@@ -98,8 +98,20 @@ async def batch_scores(request: Request, body: s.BatchRequest,
 
 
 CSV_COLUMNS = ["iso3", "country", "region", "year", "target_year", "probability", "band", "interval_low",
-               "interval_high", "coverage", "in_training", "review_status", "model_name", "model_version",
-               "model_alias", "panel_sha256", "params_sha256", "run_id"]
+               "interval_high", "interval_method", "conformal_set", "conformal_level", "coverage", "in_training",
+               "review_status", "model_name", "model_version", "model_alias", "calibration", "panel_sha256",
+               "params_sha256", "run_id"]
+
+
+def csv_fields(body: dict) -> dict:
+    """A score body as one flat CSV row: interval bounds and the conformal set as their own columns."""
+    interval, conformal = body["interval"] or {}, body["conformal_set"] or {}
+    return body | body["provenance"] | {
+        "probability": f"{body['probability']:.6f}",
+        "interval_low": f"{interval['low']:.6f}" if interval else "",
+        "interval_high": f"{interval['high']:.6f}" if interval else "",
+        "interval_method": interval.get("method", ""), "conformal_set": "|".join(conformal.get("outcomes", [])),
+        "conformal_level": conformal.get("level", "")}
 
 
 @router.get("/scores.csv", tags=["scores"], summary="a year's scores as CSV (spreadsheet export)",
@@ -113,11 +125,7 @@ async def scores_csv(request: Request, year: int = Query(..., **s.YEAR), alias: 
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for i in served.year(year):
-        body = score_body(request, served, i, used)
-        interval = body["interval"] or {}
-        writer.writerow(body | body["provenance"] | {"interval_low": interval.get("low"),
-                                                     "interval_high": interval.get("high"),
-                                                     "probability": f"{body['probability']:.6f}"})
+        writer.writerow(csv_fields(score_body(request, served, i, used)))
     name = f"nexus-scores-{year}-{served.model_name}-v{served.version}.csv"
     return Response(out.getvalue(), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -154,20 +162,27 @@ async def history(request: Request, iso3: str = ISO3, alias: str | None = ALIAS,
 
 
 def _alias_info(catalog, alias: str, version: str) -> dict:
-    from scoring.score import resolve_model
+    """One alias: its version's provenance, model card summary and backtest (a broken card is named)."""
+    from scoring.served import card_summary
+    from training.registry import ModelCardError
 
     loaded = catalog.loaded()
+    info = {"alias": alias, "version": version, "served": version in loaded}
     if version in loaded:
         served = loaded[version]
-        prov, backtest = served.provenance, served.backtest
+        ref, card, summary, backtest, problem_ = None, served.card, served.summary, served.backtest, None
     else:
-        ref = resolve_model(catalog.paths, catalog.name, version=version)
-        prov = {key: ref.tags.get(f"nexus.{key}", "")
-                for key in ("run_id", "panel_sha256", "params_sha256", "features_key")}
+        ref = catalog.ref(version)
         backtest = catalog.backtest(ref)
-    return {"alias": alias, "version": version, "served": version in loaded, "run_id": prov["run_id"],
-            "panel_sha256": prov["panel_sha256"], "params_sha256": prov["params_sha256"],
-            "features_key": prov["features_key"], "backtest": backtest}
+        try:
+            card = ref.card
+            summary, problem_ = card_summary(card, catalog.params), None
+        except ModelCardError as exc:
+            card, summary, problem_ = None, None, str(exc)
+    return info | {"run_id": card.run_id if card else ref.run_id, "panel_sha256": card.panel_sha256 if card else "",
+                   "params_sha256": card.params_sha256 if card else "",
+                   "features_key": card.features_key if card else "", "card": summary, "card_problem": problem_,
+                   "backtest": backtest}
 
 
 def _models(catalog, only: str | None = None) -> dict:
@@ -185,13 +200,13 @@ def _models(catalog, only: str | None = None) -> dict:
 
 
 @router.get("/models", response_model=s.Models, tags=["models"], responses=DATA_RESPONSES,
-            summary="which version each alias points to, with its backtest metrics")
+            summary="which version each alias points to: calibration, K boosters, the baselines it beats")
 def models(request: Request, _: TokenInfo = Depends(require("models"))) -> Response:
     return _json(_models(request.app.state.catalog))
 
 
 @router.get("/models/{alias}", response_model=s.Models, tags=["models"], responses=DATA_RESPONSES,
-            summary="one alias: its version and backtest metrics")
+            summary="one alias: its version, calibration, K boosters and the baselines it beats")
 def model_alias(request: Request, alias: str = Path(min_length=1, max_length=64),
                 _: TokenInfo = Depends(require("models"))) -> Response:
     return _json(_models(request.app.state.catalog, only=alias))

@@ -4,7 +4,9 @@ The registry is read at startup and then in the background (`refresh`), never on
 fast path: a request for the default alias or an already-loaded version is a dictionary
 look-up. When an alias moves, the new version is loaded before the alias is switched, so no
 request waits for it. A pinned version (`?version=3`) is loaded on first use and kept, with
-the default, among the few most recently used.
+the default, among the few most recently used. Aliases, versions and model cards are read
+through `training.registry` only; a version whose card is missing a field or names an unknown
+method is not servable (503, and `/v1/ready` says which version and field), never served raw.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from dataclasses import dataclass
 
 from nexus.config import Params, PathsParams
 from nexus.errors import ModelNotFoundError, NexusError
-from scoring.score import ModelRef, resolve_model
 from scoring.served import ServedVersion, backtest_metrics, load_version
+from training import registry
+from training.registry import ModelCardError, ModelRef
 
 MAX_LOADED_VERSIONS = 4
 
@@ -33,9 +36,10 @@ class UnknownModel(NexusError):
 
 @dataclass
 class AliasState:
-    version: str | None
+    version: str | None     # the version served for the alias (None: not servable)
     reason: str | None
     checked: float
+    pointed: str | None = None  # the version the alias points to, servable or not
 
 
 class ModelCatalog:
@@ -94,15 +98,17 @@ class ModelCatalog:
 
     def start(self) -> None:
         """Resolve and load the default alias; readiness follows (the reason is kept if it fails)."""
+        ref = None
         try:
             ref = self._resolve(alias=self.default_alias)
             self._load(ref)
-            self._aliases[self.default_alias] = AliasState(ref.version, None, time.monotonic())
+            self._aliases[self.default_alias] = AliasState(ref.version, None, time.monotonic(), ref.version)
             self.reason = None
             self._ready.set()
         except NexusError as exc:
             self.reason = str(exc)
-            self._aliases[self.default_alias] = AliasState(None, self.reason, time.monotonic())
+            self._aliases[self.default_alias] = AliasState(None, self.reason, time.monotonic(),
+                                                           ref.version if ref else None)
             self._ready.clear()
         finally:
             self._started.set()
@@ -110,16 +116,17 @@ class ModelCatalog:
     def refresh(self) -> None:
         """Re-resolve every alias served so far; load a moved alias's version before switching to it."""
         for alias in list(self._aliases):
+            ref = None
             try:
                 ref = self._resolve(alias=alias)
                 if ref.version != self._aliases[alias].version:
                     self._load(ref)
-                self._aliases[alias] = AliasState(ref.version, None, time.monotonic())
+                self._aliases[alias] = AliasState(ref.version, None, time.monotonic(), ref.version)
                 if alias == self.default_alias:
                     self.reason = None
                     self._ready.set()
             except NexusError as exc:
-                self._aliases[alias] = AliasState(None, str(exc), time.monotonic())
+                self._aliases[alias] = AliasState(None, str(exc), time.monotonic(), ref.version if ref else None)
                 if alias == self.default_alias:
                     self.reason = str(exc)
                     self._ready.clear()
@@ -134,14 +141,15 @@ class ModelCatalog:
         return self._ready.is_set()
 
     def default_version(self) -> str | None:
+        """The version the default alias points to (served, or named by /v1/ready's reason)."""
         state = self._aliases.get(self.default_alias)
-        return state.version if state else None
+        return (state.version or state.pointed) if state else None
 
     # -- the registry ----------------------------------------------------------------------
 
     def _resolve(self, alias: str | None = None, version: str | None = None) -> ModelRef:
         try:
-            return resolve_model(self.paths, self.name, alias=alias, version=version)
+            return registry.resolve(self.paths, self.name, alias=alias, version=version)
         except ModelNotFoundError as exc:
             if alias == self.default_alias:
                 raise ModelUnavailable(f"alias {alias!r} of {self.name!r} points nowhere: {exc}") from None
@@ -158,26 +166,27 @@ class ModelCatalog:
 
     def registry_entries(self) -> tuple[dict[str, str], list[str]]:
         """(alias → version, every version) of the model, from the registry."""
-        from scoring.score import _mlflow
+        versions = registry.versions(self.paths, self.name)
+        if not versions:
+            raise ModelUnavailable(f"the registry at {self.paths.tracking_uri} has no model {self.name!r}; "
+                                   "run 'nexus train' first")
+        return registry.aliases(self.paths, self.name), sorted({v.version for v in versions}, key=int)
 
-        client = _mlflow(self.paths).MlflowClient()
-        try:
-            model = client.get_registered_model(self.name)
-            versions = client.search_model_versions(f"name='{self.name}'")
-        except Exception as exc:  # noqa: BLE001 - any store error means "cannot say"
-            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-            raise ModelUnavailable(f"the registry has no model {self.name!r} ({reason})") from None
-        aliases = {str(a): str(v) for a, v in dict(model.aliases or {}).items()}
-        return aliases, sorted({str(v.version) for v in versions}, key=int)
+    def ref(self, version: str) -> ModelRef:
+        """A version's registry entry (for /v1/models on versions not loaded)."""
+        return self._resolve(version=version)
 
     def backtest(self, ref: ModelRef) -> dict:
-        run_id = ref.tags.get("nexus.run_id")
-        if not run_id:
+        """The run's pooled development-origin metrics with their intervals ({} when the run is gone).
+
+        Run metrics, not model-version tags: the registry module owns tags and aliases only.
+        """
+        if not ref.run_id:
             return {}
-        from scoring.score import _mlflow
+        from nexus.tracking import mlflow_at
 
         try:
-            run = _mlflow(self.paths).MlflowClient().get_run(run_id)
+            run = mlflow_at(self.paths.tracking_uri).MlflowClient().get_run(ref.run_id)
         except Exception:  # noqa: BLE001 - a missing run leaves the metrics empty, not the service down
             return {}
         return backtest_metrics(dict(run.data.metrics))
@@ -189,6 +198,8 @@ class ModelCatalog:
                 self.progress(f"loading {ref.name} v{ref.version}")
                 try:
                     served = load_version(self.params, self.paths, ref, self.backtest(ref), self.progress)
+                except ModelCardError as exc:  # already one line naming the version and the field
+                    raise ModelUnavailable(str(exc)) from None
                 except Exception as exc:  # noqa: BLE001 - a broken artifact is a 503 with its reason, not a 500
                     reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
                     raise ModelUnavailable(f"{ref.name} v{ref.version} cannot be served: {reason}") from None

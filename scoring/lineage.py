@@ -35,7 +35,8 @@ def source_rows(features_dir: Path, artifacts: Path,
         return pd.read_parquet(directory / SOURCE_ROWS)
     raw = Path(features_manifest.extra.get("raw", ""))
     frames, skipped = [], {}
-    for name in features_manifest.params.get("sources", []):
+    label = features_manifest.params.get("label_source")  # the current placement features read the label
+    for name in [*features_manifest.params.get("sources", []), *([label] if label else [])]:
         step(f"tracing raw rows of {name}")
         try:
             frames.append(_rows_of(name, raw, features_manifest.inputs))

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Band = Literal["low", "elevated", "high"]
+SetLabel = Literal["yes", "no", "either", "neither"]
+Calibration = Literal["none", "sigmoid", "isotonic", "venn_abers"]
 ReviewStatus = Literal["unreviewed", "accepted", "flagged"]
 Decision = Literal["accept", "flag"]
 Role = Literal["program", "reviewer", "admin"]
@@ -28,9 +30,25 @@ class Problem(BaseModel):
 
 
 class Interval(BaseModel):
-    low: float
-    high: float
-    level: float | None = Field(description="nominal coverage of the interval, when the method states one")
+    """Venn-Abers [p0, p1]: the probabilities the calibration data are consistent with for this row."""
+
+    low: float = Field(description="p0: the isotonic calibration with this row added as a negative")
+    high: float = Field(description="p1: the same with this row added as a positive; low ≤ high")
+    method: Literal["venn_abers"] = Field(description="how the interval is made (the model card's `interval`)")
+    level: float | None = Field(description="nominal coverage; null for Venn-Abers, which states no level: "
+                                            "one of p0, p1 is calibrated when the calibration rows are "
+                                            "exchangeable with this one. `probability` is the calibration "
+                                            "the card names, so it may lie outside [low, high] unless that "
+                                            "calibration is venn_abers")
+
+
+class ConformalSet(BaseModel):
+    """Mondrian split-conformal set over next year's outcome, at `level`, by current listed status."""
+
+    label: SetLabel = Field(description="yes / no: one outcome; either: both (too close to call); neither: "
+                                        "empty (unlike the calibration cases of either outcome)")
+    outcomes: list[str] = Field(description="the outcomes in the set, e.g. [\"listed\", \"unlisted\"]")
+    level: float = Field(description="target coverage of the set (training.calibration.conformal_level)")
 
 
 class Provenance(BaseModel):
@@ -41,6 +59,7 @@ class Provenance(BaseModel):
     params_sha256: str
     run_id: str
     features_key: str
+    calibration: Calibration = Field(description="the calibration `probability` went through (model card)")
 
 
 class Score(BaseModel):
@@ -49,9 +68,13 @@ class Score(BaseModel):
     region: str
     year: int = Field(description="the year the signals are known at")
     target_year: int = Field(description="the year whose tier placement the probability is about")
-    probability: float
-    band: Band
-    interval: Interval | None = Field(description="null: no calibration or conformal interval for this model")
+    probability: float = Field(description="calibrated probability (the model card's calibration): the number "
+                                           "the backtest measured")
+    band: Band = Field(description="from the calibrated probability and scoring.bands")
+    interval: Interval | None = Field(description="Venn-Abers interval; null only for a model fitted without "
+                                                  "calibration rows, which has none")
+    conformal_set: ConformalSet | None = Field(description="the conformal set at its level; null when the "
+                                                           "interval is")
     coverage: float | None = Field(description="share of declared signals observed for this country-year")
     in_training: bool = Field(description="true: the outcome was in training; a fitted value, not a forecast")
     review_status: ReviewStatus
@@ -97,8 +120,10 @@ class Driver(BaseModel):
 
 class Explanation(BaseModel):
     score: Score
-    base_value: float = Field(description="the model's expected log-odds")
-    margin: float = Field(description="base_value + sum of SHAP values = logit(probability)")
+    base_value: float = Field(description="the model's expected log-odds (mean over its K boosters)")
+    margin: float = Field(description="base_value + sum of SHAP values: the model's log-odds before calibration")
+    probability_raw: float = Field(description="sigmoid(margin), the uncalibrated probability; "
+                                               "score.probability is its calibrated value")
     explanation_sha256: str = Field(description="hash of the SHAP and feature values; reviews record it")
     families: dict[str, float] = Field(description="SHAP values summed by signal family (log-odds)")
     shap_values: dict[str, float]
@@ -111,6 +136,7 @@ class HistoryPoint(BaseModel):
     probability: float
     band: Band
     interval: Interval | None
+    conformal_set: ConformalSet | None
     coverage: float | None
     in_training: bool
     review_status: ReviewStatus
@@ -130,6 +156,36 @@ class Metric(BaseModel):
     high: float | None
 
 
+class Difference(BaseModel):
+    diff: float = Field(description="product model minus baseline on the development origins")
+    low: float
+    high: float
+    better: bool = Field(description="the product model is better and the interval excludes 0")
+
+
+class Baseline(BaseModel):
+    name: str
+    beats: bool = Field(description="better by promotion.margin on promotion.metric, interval excluding 0")
+    metrics: dict[str, Difference]
+
+
+class Card(BaseModel):
+    """The served version's model card, as a reader needs it."""
+
+    calibration: Calibration = Field(description="chosen on development origins by log loss")
+    interval: Literal["venn_abers"]
+    conformal_level: float
+    n_members: int = Field(description="K boosters with different seeds, averaged on the margin")
+    target: str
+    horizon_years: int
+    development_origins: list[int] = Field(description="origins the card's figures and every choice come from")
+    holdout_origins: list[int] = Field(description="reported on the results page, never chosen on")
+    metric: str = Field(description="promotion.metric: the figure `statement` quotes")
+    beats: list[str] = Field(description="baselines this version beats on the development origins")
+    baselines: dict[str, Baseline]
+    statement: str = Field(description="the same in one sentence")
+
+
 class AliasInfo(BaseModel):
     alias: str
     version: str
@@ -138,7 +194,10 @@ class AliasInfo(BaseModel):
     panel_sha256: str
     params_sha256: str
     features_key: str
-    backtest: dict[str, Metric] = Field(description="pooled rolling-origin backtest, with bootstrap interval")
+    card: Card | None = Field(description="null when the version's model card is broken (see card_problem)")
+    card_problem: str | None = Field(description="the missing or invalid card field: such a version is not served")
+    backtest: dict[str, Metric] = Field(description="pooled backtest on the development origins, with block "
+                                                    "bootstrap interval")
 
 
 class Models(BaseModel):
@@ -205,8 +264,9 @@ class Ready(BaseModel):
     ready: bool
     model_name: str
     alias: str
-    version: str | None
-    reason: str | None
+    version: str | None = Field(description="the version the alias points to (served, or the one not servable)")
+    reason: str | None = Field(description="why not ready: loading, an alias pointing nowhere, or the version "
+                                           "and field of a broken model card")
 
 
 class Whoami(BaseModel):

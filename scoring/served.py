@@ -3,6 +3,9 @@
 Nothing that can be computed once is computed per request: scores come from the stored score
 artifact (scored here only when a version has none), SHAP values are read and never
 recomputed, and a country-year's explanation is assembled and hashed once, on first use.
+What a version is (its calibration, interval, K boosters, the baselines it beats) comes from
+its model card, read through `training.registry` only; a score artifact that lacks the
+calibrated interval columns is rebuilt rather than served without them.
 """
 
 from __future__ import annotations
@@ -22,11 +25,18 @@ from features.panel import load_panel
 from nexus.config import Params, PathsParams
 from nexus.errors import NexusError
 from scoring.lineage import country_regions, data_years, source_rows
-from scoring.score import FAMILIES, ModelRef, find_score_dir, load_scores, score
+from scoring.score import FAMILIES, find_score_dir, load_scores, score
+from training.registry import ModelCard, ModelRef
+from training.targets import add_targets
 
-# Columns a calibration or conformal step may add to scores.parquet; without them a score has no interval.
-INTERVAL_COLUMNS = ("probability_low", "probability_high")
+# What scores.parquet must hold for the service to serve what the backtest measured.
+SERVED_COLUMNS = ("probability", "probability_raw", "probability_low", "probability_high", "conformal_set")
 METRICS = ("auc", "average_precision", "brier", "log_loss", "recall_top_k")
+# The outcomes a conformal set can hold, named for a reader: (positive, negative) per target.
+OUTCOMES = {"t2wl_or_t3": ("listed", "unlisted"), "t3": ("Tier 3", "not Tier 3")}
+SET_OUTCOMES = {"yes": (0,), "no": (1,), "either": (0, 1), "neither": ()}
+BASELINE_NAMES = {"persistence": "persistence", "same_as_now": "same as now",
+                  "base_rate": "base rate", "cpi_logistic": "corruption index only"}
 
 
 class UnknownCountryYear(LookupError):
@@ -47,6 +57,8 @@ class ServedVersion:
 
     model_name: str
     version: str
+    card: ModelCard
+    summary: dict
     directory: Path
     features: list[str]
     catalog: dict
@@ -56,6 +68,7 @@ class ServedVersion:
     shap: np.ndarray
     base: np.ndarray
     values: np.ndarray
+    raw: np.ndarray
     families: list[dict[str, float]]
     countries: dict[str, str]
     regions: dict[str, str]
@@ -123,7 +136,7 @@ class ServedVersion:
             digest = self.explanation_hash(i)
             drivers = self.contributions(i)
             body = {"base_value": float(self.base[i]), "margin": float(self.base[i] + self.shap[i].sum()),
-                    "explanation_sha256": digest, "families": self.families[i],
+                    "probability_raw": float(self.raw[i]), "explanation_sha256": digest, "families": self.families[i],
                     "shap_values": {f: float(v) for f, v in zip(self.features, self.shap[i], strict=True)},
                     "top_drivers": drivers[:top]}
             with self._lock:
@@ -140,21 +153,41 @@ class ServedVersion:
         return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
 
 
-def load_version(params: Params, paths: PathsParams, ref: ModelRef, backtest: dict,
-                 progress: Callable[[str], None] | None = None) -> ServedVersion:
-    """Read (or, when a version has none, build) a version's score artifact and hold it in memory."""
-    step = progress or (lambda msg: None)
+def _stored_scores(params: Params, paths: PathsParams, ref: ModelRef, step: Callable[[str], None]):
+    """The version's score artifact; scored now when it has none, or one without the interval columns."""
     directory = find_score_dir(paths, ref.name, ref.version, params.scoring)
     try:
         if directory is None:
             raise NexusError("no stored scores")
-        scores, shap_values, families, manifest = load_scores(directory)
+        found = load_scores(directory)
+        missing = [c for c in SERVED_COLUMNS if c not in found[0].columns]
+        if not missing:
+            return directory, found
+        step(f"scoring {ref.name} v{ref.version} again (its stored scores lack {', '.join(missing)})")
     except NexusError:
         step(f"scoring {ref.name} v{ref.version} (no stored scores for it)")
-        directory = score(params, paths, version=ref.version, progress=progress).directory
-        scores, shap_values, families, manifest = load_scores(directory)
+    directory = score(params, paths, version=ref.version, progress=step).directory
+    found = load_scores(directory)
+    missing = [c for c in SERVED_COLUMNS if c not in found[0].columns]
+    if missing:
+        raise NexusError(f"{directory}: the scores of {ref.name} v{ref.version} lack {', '.join(missing)}")
+    return directory, found
+
+
+def load_version(params: Params, paths: PathsParams, ref: ModelRef, backtest: dict,
+                 progress: Callable[[str], None] | None = None) -> ServedVersion:
+    """Read (or, when a version has none, build) a version's score artifact and hold it in memory.
+
+    The model card is read first: a version whose card is missing a field or names an unknown
+    method raises `ModelCardError` (naming the version and the field) before any number is loaded.
+    """
+    step = progress or (lambda msg: None)
+    card = ref.card
+    directory, (scores, shap_values, families, manifest) = _stored_scores(params, paths, ref, step)
     features_dir = Path(manifest.extra["features_dir"])
     panel, catalog, features_manifest = load_panel(features_dir)
+    panel = add_targets(panel, card.target, card.horizon_years)  # the current placement the model reads
+    catalog = with_placement(catalog)
     features = [c for c in shap_values.columns if c not in ("iso3", "year", "base_value")]
     keys = pd.MultiIndex.from_frame(scores[["iso3", "year"]])
     shap_values = shap_values.set_index(["iso3", "year"]).reindex(keys)
@@ -166,7 +199,7 @@ def load_version(params: Params, paths: PathsParams, ref: ModelRef, backtest: di
                    origins_table["file"], origins_table["row"], strict=True)}
     countries = dict(zip(scores["iso3"], scores["country"], strict=False))
     regions = country_regions(Path(features_manifest.extra.get("raw", "")), sorted(countries))
-    items = _score_items(scores, regions)
+    items = _score_items(scores, regions, card)
     by_year: dict[int, list[int]] = {}
     by_country: dict[str, list[int]] = {}
     for i, item in enumerate(items):
@@ -178,33 +211,95 @@ def load_version(params: Params, paths: PathsParams, ref: ModelRef, backtest: di
         rows.sort(key=lambda i: items[i]["year"])
     first = scores.iloc[0]
     provenance = {"model_name": ref.name, "model_version": ref.version,
-                  **{k: str(first[k]) for k in ("panel_sha256", "params_sha256", "run_id", "features_key")}}
+                  **{k: str(first[k]) for k in ("panel_sha256", "params_sha256", "run_id", "features_key")},
+                  "calibration": card.calibration}
     family_names = [c for c in families.columns if c in FAMILIES or c == "other"]
     family_rows = [{f: float(v) for f, v in zip(family_names, row, strict=True)}
                    for row in families[family_names].to_numpy("float64")]
     return ServedVersion(
-        model_name=ref.name, version=ref.version, directory=directory, features=features, catalog=catalog,
+        model_name=ref.name, version=ref.version, card=card, summary=card_summary(card, params),
+        directory=directory, features=features, catalog=catalog,
         provenance=provenance, items=items, rows={(it["iso3"], it["year"]): i for i, it in enumerate(items)},
         shap=shap_values[features].to_numpy("float64"), base=shap_values["base_value"].to_numpy("float64"),
-        values=values, families=family_rows, countries=countries, regions=regions,
+        values=values, raw=scores["probability_raw"].to_numpy("float64"), families=family_rows, countries=countries, regions=regions,
         years=sorted(by_year), by_year=by_year, by_country=by_country, data_years=data_years(features_dir),
         origins=origins, backtest=backtest)
 
 
-def _score_items(scores: pd.DataFrame, regions: dict[str, str]) -> list[dict]:
-    has_interval = all(c in scores.columns for c in INTERVAL_COLUMNS)
-    level = float(scores["interval_level"].iloc[0]) if "interval_level" in scores.columns else None
+def with_placement(catalog: dict) -> dict:
+    """The catalog plus the current-placement features, described from the label they are read from.
+
+    `previous_tier` is the label a year back (extra_lag 1), so its value year and raw row are the
+    previous report's.
+    """
+    tier, listed = catalog.get("label_tier"), catalog.get("label_listed")
+    placement = {}
+    if tier:
+        placement["current_tier"] = tier | {"family": "placement", "extra_lag": 0,
+                                            "description": f"current placement: {tier['description']}"}
+        placement["previous_tier"] = tier | {"family": "placement", "extra_lag": 1,
+                                             "description": f"placement a year earlier: {tier['description']}"}
+    if listed:
+        placement["current_listed"] = listed | {"family": "placement", "extra_lag": 0,
+                                                "description": f"current placement: {listed['description']}"}
+    return {k: v for k, v in placement.items() if k not in catalog} | catalog
+
+
+def _score_items(scores: pd.DataFrame, regions: dict[str, str], card: ModelCard) -> list[dict]:
+    outcomes = OUTCOMES.get(card.target, ("yes", "no"))
+    sets = {label: {"label": label, "outcomes": [outcomes[k] for k in picks], "level": card.conformal_level}
+            for label, picks in SET_OUTCOMES.items()}
     items = []
     for r in scores.itertuples(index=False):
-        interval = None
-        low, high = (_number(r.probability_low), _number(r.probability_high)) if has_interval else (None,) * 2
-        if low is not None and high is not None:
-            interval = {"low": low, "high": high, "level": level}
+        low, high = _number(r.probability_low), _number(r.probability_high)
+        # null only for a model that has no interval (never calibrated): the card says which method it is
+        interval = None if low is None or high is None else {"low": low, "high": high, "method": card.interval,
+                                                             "level": None}
         items.append({"iso3": str(r.iso3), "country": str(r.country), "region": regions.get(str(r.iso3), ""),
                       "year": int(r.year), "target_year": int(r.target_year),
                       "probability": float(r.probability), "band": str(r.band), "interval": interval,
+                      "conformal_set": sets.get(str(r.conformal_set)) if interval is not None else None,
                       "coverage": _number(r.coverage), "in_training": bool(r.in_training)})
     return items
+
+
+def _span(origins: list) -> str:
+    return f"{origins[0]}–{origins[-1]}" if origins else "none"
+
+
+def card_summary(card: ModelCard, params: Params) -> dict:
+    """What a reader needs to trust the served version: how it calibrates and which baselines it beats.
+
+    The differences are the card's: product model minus baseline on the development origins
+    (paired block bootstrap); the holdout origins are only named, their results are on the results page.
+    """
+    metric, level = params.promotion.metric, params.training.bootstrap.level
+    development, holdout = list(card.folds.get("origins", [])), list(card.folds.get("holdout_origins", []))
+    baselines = {}
+    for name, entry in card.beats.items():
+        metrics = {m: v for m, v in entry.items() if isinstance(v, dict)}
+        baselines[name] = {"name": BASELINE_NAMES.get(name, name.replace("_", " ")), "beats": bool(entry.get("beats")),
+                           "metrics": metrics}
+    beaten = [b for b, e in baselines.items() if e["beats"]]
+    not_beaten = [b for b, e in baselines.items() if not e["beats"]]
+
+    def by(b: str) -> str:
+        m = baselines[b]["metrics"].get(metric)
+        return (f"{baselines[b]['name']} ({metric.replace('_', ' ')} {m['diff']:+.3f} [{m['low']:+.3f}, "
+                f"{m['high']:+.3f}])") if m else baselines[b]["name"]
+
+    parts = []
+    if beaten:
+        parts.append(f"beats {', '.join(by(b) for b in beaten)}")
+    if not_beaten:
+        parts.append(f"does not beat {', '.join(by(b) for b in not_beaten)}")
+    statement = (f"{'; '.join(parts) or 'has no baseline comparison'} on development origins {_span(development)} "
+                 f"(product model minus baseline, {level:.0%} block bootstrap); holdout origins "
+                 f"{_span(holdout)} are reported on the results page, never chosen on")
+    return {"calibration": card.calibration, "interval": card.interval, "conformal_level": card.conformal_level,
+            "n_members": card.n_members, "target": card.target, "horizon_years": card.horizon_years,
+            "development_origins": development, "holdout_origins": holdout, "metric": metric,
+            "beats": beaten, "baselines": baselines, "statement": statement[0].upper() + statement[1:] + "."}
 
 
 def backtest_metrics(run_metrics: dict[str, float]) -> dict[str, dict[str, float | None]]:

@@ -5,6 +5,8 @@ buttons and labelled form fields work with a keyboard as they are. The token is 
 on the login page and kept in an HttpOnly, SameSite=Strict cookie; review forms also carry a
 token derived from it, so another site cannot post a decision in a reviewer's name.
 Program tokens see scores and trends; explanations and the review form need a reviewer token.
+Every page names the served version's calibration, its K boosters and the baselines it beats
+(from its model card); a country page says in one sentence what its interval and set mean.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from nexus.errors import NexusError
+from scoring.api import CSV_COLUMNS, csv_fields
 from scoring.catalog import UnknownModel
 from scoring.charts import family_bars_svg, fmt_value, trend_svg, waterfall_svg
 from scoring.reviews import DECISIONS, MAX_COMMENT, UNREVIEWED
-from scoring.served import ServedVersion, UnknownCountryYear
+from scoring.served import OUTCOMES, ServedVersion, UnknownCountryYear
 from scoring.tokens import TokenInfo
 
 router = APIRouter(prefix="/review", include_in_schema=False)
@@ -34,6 +37,34 @@ templates.env.filters["value"] = fmt_value
 COOKIE = "nexus_session"
 STATUSES = ("unreviewed", "accepted", "flagged")
 BANDS = ("high", "elevated", "low")
+
+
+def interval_sentence(item: dict, card) -> str | None:
+    """What the INTERVAL card's numbers mean, in one sentence (None when the model has no interval)."""
+    interval, conformal = item.get("interval"), item.get("conformal_set")
+    if interval is None:
+        return None
+    low, high, p = interval["low"], interval["high"], item["probability"]
+    text = (f"Venn-Abers interval: the calibration data are consistent with any probability from {low:.2f} "
+            f"to {high:.2f}")
+    if not low <= p <= high:  # the served calibration is another method than Venn-Abers
+        how = ("uncalibrated as chosen on development origins" if card.calibration == "none"
+               else f"{card.calibration}-calibrated")
+        text += f" (the served probability {p:.2f}, {how}, lies outside it)"
+    if conformal is not None:
+        level, label = f"{conformal['level']:.0%}", conformal["label"]
+        positive, negative = OUTCOMES.get(card.target, ("yes", "no"))
+        note = {"either": " (too close to call)",
+                "neither": " (empty: unlike the calibration cases of either outcome)"}.get(label, "")
+        if label in ("yes", "no"):  # Mondrian sets: an outcome is ruled out by the scores of its own cases
+            out, side = (negative, "above") if label == "yes" else (positive, "below")
+            note = (f" ({out} is ruled out: the score is {side} that of {level} of the calibration cases with "
+                    f"the same current status that ended {out})")
+        text += f"; the {level} conformal set is {{{', '.join(conformal['outcomes'])}}}{note}"
+    return text + "."
+
+
+templates.env.globals["interval_sentence"] = interval_sentence
 
 
 def _caller(request: Request) -> TokenInfo | None:
@@ -105,6 +136,10 @@ def _served(request: Request, version: int | None) -> ServedVersion:
     return served
 
 
+def served_alias(request: Request) -> str:
+    return request.app.state.catalog.default_alias
+
+
 def _rows(request: Request, served: ServedVersion, year: int) -> list[dict]:
     status = request.app.state.reviews.statuses(served.model_name, served.version)
     return [served.items[i] | {"review_status": status.get((served.items[i]["iso3"], year), UNREVIEWED)}
@@ -150,13 +185,11 @@ def ranked_csv(request: Request, year: int, version: int | None = None) -> Respo
     except (UnknownCountryYear, NexusError) as exc:
         return _failure(request, who, exc)
     out = io.StringIO()
-    columns = ["iso3", "country", "region", "year", "target_year", "probability", "band", "coverage",
-               "in_training", "review_status"]
-    writer = csv.DictWriter(out, fieldnames=columns + list(served.provenance), extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
+    provenance = served.provenance | {"model_alias": "" if version else served_alias(request)}
     for row in rows:
-        writer.writerow(row | served.provenance)
+        writer.writerow(csv_fields(row | {"provenance": provenance}))
     return Response(out.getvalue(), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="nexus-scores-{year}-v{served.version}.csv"'})
 

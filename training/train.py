@@ -214,7 +214,7 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
                       reference=MODEL)
     pooled = pooled_metrics(tables, False, tp.horizon_years)
     pooled_holdout = pooled_metrics(tables, True, tp.horizon_years)
-    per_origin = per_origin_table(dev, tp.top_k)
+    per_origin = per_origin_table(predictions, tp.top_k)
     beats = beats_baselines(tables, params, tp.horizon_years)
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -247,7 +247,7 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
     plots.mkdir(exist_ok=True)
     plot_files = [plot_roc(dev, plots / "roc.png"),
                   plot_reliability(dev, plots / "calibration.png"),
-                  plot_per_origin(per_origin, "auc", plots / "auc_by_origin.png")]
+                  plot_per_origin(per_origin, "auc", plots / "auc_by_origin.png")]  # holdout origins too
 
     panel_sha = feature_manifest.outputs["panel.parquet"]
     params_sha = sha256_json(params.model_dump(mode="json"))
@@ -354,6 +354,14 @@ def _log_to_mlflow(params, paths, directory, pooled, pooled_holdout, per_origin,
                     mlflow.log_metrics({f"origin_{m}": getattr(row, m) for m in ("auc", "average_precision",
                                                                                  "brier", "log_loss")},
                                        step=row.origin)
+        holdout_first = tp.backtest.holdout_first_origin
+        for row in per_origin[per_origin["model"] == MODEL].itertuples():
+            with mlflow.start_run(run_name=f"origin={row.origin}", nested=True):
+                mlflow.set_tags({"nexus.origin": str(row.origin), "nexus.stage": "backtest",
+                                 "nexus.holdout": str(row.origin >= holdout_first).lower()})
+                mlflow.log_metrics({f"backtest_{m}": getattr(row, m) for m in ("auc", "average_precision",
+                                                                               "brier", "log_loss")
+                                    if getattr(row, m) == getattr(row, m)} | {"n_test": row.n})
         example = X_final.head(5)
         from training.model import RiskModel
 

@@ -28,14 +28,16 @@ def test_every_shipped_experiment_validates(name, params):
 
 def test_the_experiments_the_issue_asks_for_are_shipped_and_do_what_they_say(params):
     shipped = set(list_experiments())
-    asked = {"baseline", "independent_sources", "horizon_2y", "label_history",
+    asked = {"baseline", "independent_sources", "horizon_2y", "proxy_only",
              *(f"drop_{f}" for f in FAMILIES)}
     assert asked <= shipped
     for family in FAMILIES:
         assert resolve(load_experiment(f"drop_{family}"), params).training.exclude_features == [family]
     assert resolve(load_experiment("independent_sources"), params).training.independent_sources_only
     assert resolve(load_experiment("horizon_2y"), params).training.horizon_years == 2
-    assert resolve(load_experiment("label_history"), params).training.include_label_history
+    assert params.training.include_label_history   # the product model is the default
+    assert not resolve(load_experiment("proxy_only"), params).training.include_label_history
+    assert not resolve(load_experiment("independent_sources"), params).training.include_label_history
     assert resolve(load_experiment("baseline"), params) == params
 
 

@@ -91,6 +91,14 @@ def test_reviewer_signs_off_an_explanation_and_finds_it_after_reload(live, brows
     page.wait_for_load_state()
     assert page.get_by_role("heading", level=1).inner_text().startswith(country)
 
+    card = page.get_by_role("region", name="The served model")  # the header: calibration, K, baselines beaten
+    assert "calibration:" in card.inner_text() and "boosters" in card.inner_text()
+    assert "persistence" in card.inner_text() and "development origins" in card.inner_text()
+    meaning = page.locator(".meaning")
+    assert meaning.is_visible()
+    assert meaning.inner_text().startswith("Venn-Abers interval: the calibration data are consistent with")
+    assert "conformal set is {" in meaning.inner_text()
+
     waterfall = page.locator("svg.waterfall")
     assert waterfall.is_visible()
     assert waterfall.locator("rect").count() >= 8  # one bar per top driver, plus the rest

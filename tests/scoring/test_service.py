@@ -35,12 +35,37 @@ def test_one_score_matches_the_stored_artifact_with_provenance(service, stored, 
     assert body["iso3"] == iso3 and body["year"] == latest_year and body["target_year"] == latest_year + 1
     assert body["probability"] == pytest.approx(float(row["probability"]))
     assert body["band"] == row["band"] and body["coverage"] == pytest.approx(row["coverage"])
-    assert body["interval"] is None  # the skeleton's model has no calibration/conformal interval
+    interval = body["interval"]  # the served Venn-Abers [p0, p1], never null for a model that has one
+    assert interval == {"low": pytest.approx(row["probability_low"]), "high": pytest.approx(row["probability_high"]),
+                        "method": "venn_abers", "level": None}
+    assert 0 <= interval["low"] <= interval["high"] <= 1
+    conformal = body["conformal_set"]
+    assert conformal["label"] == row["conformal_set"] and conformal["level"] == row["conformal_level"]
+    assert conformal["outcomes"] == {"yes": ["listed"], "no": ["unlisted"], "either": ["listed", "unlisted"],
+                                     "neither": []}[row["conformal_set"]]
     assert body["review_status"] == "unreviewed" and body["region"]
     prov = body["provenance"]
     assert prov["model_version"] == pipeline.training.manifest.extra["model_version"]
     assert prov["model_alias"] == pipeline.params.scoring.model_alias
     assert prov["panel_sha256"] == row["panel_sha256"] and prov["params_sha256"] == row["params_sha256"]
+    assert prov["calibration"] == row["calibration"]
+
+
+def test_every_score_of_a_year_carries_its_interval_as_it_really_holds(service, stored, latest_year):
+    """low ≤ high always; the probability inside [low, high] only where Venn-Abers itself serves."""
+    scores, _, _ = stored
+    body = service.client.get(f"/v1/scores/{latest_year}", headers=service.auth("program")).json()
+    assert all(s["interval"] is not None and s["conformal_set"] is not None for s in body["scores"])
+    assert all(s["interval"]["low"] <= s["interval"]["high"] for s in body["scores"])
+    calibration = {s["provenance"]["calibration"] for s in body["scores"]}
+    assert calibration == set(scores["calibration"]) and len(calibration) == 1
+    inside = [s["interval"]["low"] - 1e-9 <= s["probability"] <= s["interval"]["high"] + 1e-9 for s in body["scores"]]
+    if calibration == {"venn_abers"}:
+        assert sum(inside) >= 0.95 * len(inside)  # all but rows clipped to the log-loss floor
+    year = scores.xs(latest_year, level="year")
+    expected = ((year["probability"] >= year["probability_low"] - 1e-9)
+                & (year["probability"] <= year["probability_high"] + 1e-9))
+    assert sum(inside) == int(expected.sum())
 
 
 def test_year_lists_every_country_highest_first(service, stored, latest_year):
@@ -107,7 +132,12 @@ def test_explanation_adds_up_and_traces_each_driver_to_its_raw_row(service, stor
     assert body["score"]["iso3"] == iso3
     total = body["base_value"] + sum(body["shap_values"].values())
     assert total == pytest.approx(body["margin"], abs=1e-9)
-    assert 1 / (1 + math.exp(-body["margin"])) == pytest.approx(body["score"]["probability"], abs=1e-5)
+    # the margin is the model's before calibration; the score is its calibrated value, with its interval
+    assert 1 / (1 + math.exp(-body["margin"])) == pytest.approx(body["probability_raw"], abs=1e-5)
+    row = scores.loc[(iso3, latest_year)]
+    assert body["probability_raw"] == pytest.approx(row["probability_raw"], abs=1e-9)
+    assert body["score"]["probability"] == pytest.approx(row["probability"], abs=1e-9)
+    assert body["score"]["interval"]["low"] == pytest.approx(row["probability_low"], abs=1e-9)
     assert sum(body["families"].values()) == pytest.approx(sum(body["shap_values"].values()), abs=1e-5)
     stored_row = shap_values.loc[(iso3, latest_year)]
     assert body["shap_values"]["press_freedom_score"] == pytest.approx(stored_row["press_freedom_score"])
@@ -115,10 +145,14 @@ def test_explanation_adds_up_and_traces_each_driver_to_its_raw_row(service, stor
     assert len(drivers) == pipeline.params.scoring.top_drivers
     assert [abs(d["shap"]) for d in drivers] == sorted((abs(d["shap"]) for d in drivers), reverse=True)
     assert body["explanation_sha256"].startswith("sha256:")
+    assert "placement" in body["families"]  # the current placement, its own family
     for d in drivers:
         assert d["unit"] and d["publisher"] and d["source_file"] and d["source_row"]
-        lag = 1 if d["feature"].endswith("_lag1") else 0
-        assert d["value_year"] <= latest_year - 1 - lag  # every source here is published a year late
+        if d["family"] == "placement":  # the label itself: this year's report, or last year's
+            assert d["value_year"] == latest_year - (d["feature"] == "previous_tier")
+        else:
+            lag = 1 if d["feature"].endswith("_lag1") else 0
+            assert d["value_year"] <= latest_year - 1 - lag  # every signal here is published a year late
         assert d["source_file_sha256"].startswith("sha256:")
 
 
@@ -141,6 +175,9 @@ def test_history_covers_every_year_in_order(service, stored):
     years = [p["year"] for p in body["history"]]
     assert years == sorted(scores.xs("XAC", level="iso3").index.tolist())
     assert body["provenance"]["model_version"] and body["country"]
+    stored_low = scores.xs("XAC", level="iso3")["probability_low"]
+    assert [p["interval"]["low"] for p in body["history"]] == pytest.approx(stored_low.loc[years].tolist())
+    assert all(p["conformal_set"]["label"] in ("yes", "no", "either", "neither") for p in body["history"])
 
 
 def test_models_show_each_alias_with_backtest_metrics(service, pipeline):
@@ -152,6 +189,29 @@ def test_models_show_each_alias_with_backtest_metrics(service, pipeline):
     assert auc["low"] <= auc["value"] <= auc["high"] and auc["value"] > 0.7
     one = service.client.get("/v1/models/champion", headers=service.auth("program")).json()
     assert [a["alias"] for a in one["aliases"]] == ["champion"]
+
+
+def test_models_state_which_baselines_the_champion_beats_on_which_origins(service, pipeline):
+    """What the card records, said back: the baselines beaten, by how much, on the development origins."""
+    from training import registry
+
+    card = registry.resolve(pipeline.paths, pipeline.params.scoring.model_name, alias="champion").card
+    shown = {a["alias"]: a for a in service.client.get("/v1/models", headers=service.auth("program")).json()[
+        "aliases"]}["champion"]["card"]
+    assert shown["calibration"] == card.calibration and shown["n_members"] == card.n_members
+    assert shown["interval"] == "venn_abers" and shown["conformal_level"] == card.conformal_level
+    assert shown["development_origins"] == card.folds["origins"]
+    assert shown["holdout_origins"] == card.folds["holdout_origins"]
+    assert not set(shown["development_origins"]) & set(shown["holdout_origins"])
+    assert shown["beats"] == [b for b, e in card.beats.items() if e["beats"]]
+    assert "persistence" in shown["beats"]  # a champion earns the alias by beating persistence
+    metric = pipeline.params.promotion.metric
+    diff = card.beats["persistence"][metric]
+    assert shown["baselines"]["persistence"]["metrics"][metric] == diff
+    origins = card.folds["origins"]
+    for said in ("persistence", f"{diff['diff']:+.3f}", f"development origins {origins[0]}–{origins[-1]}",
+                 "results page"):
+        assert said in shown["statement"], said
 
 
 def test_pinned_version_reproduces_the_score(service, pipeline, latest_year):
@@ -170,10 +230,54 @@ def test_csv_export_has_one_row_per_country(service, stored, latest_year):
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert len(rows) == len(scores.xs(latest_year, level="year"))
-    exported = pd.Series({r["iso3"]: float(r["probability"]) for r in rows})
-    expected = scores.xs(latest_year, level="year")["probability"]
-    np.testing.assert_allclose(exported[expected.index], expected, atol=1e-6)
-    assert {"model_version", "panel_sha256", "review_status"} <= set(rows[0])
+    year = scores.xs(latest_year, level="year")
+    for column, stored_column in (("probability", "probability"), ("interval_low", "probability_low"),
+                                  ("interval_high", "probability_high")):
+        exported = pd.Series({r["iso3"]: float(r[column]) for r in rows})
+        np.testing.assert_allclose(exported[year.index], year[stored_column], atol=1e-6)
+    assert {r["interval_method"] for r in rows} == {"venn_abers"}
+    named = {"yes": "listed", "no": "unlisted", "either": "listed|unlisted", "neither": ""}
+    assert {r["iso3"]: r["conformal_set"] for r in rows} == year["conformal_set"].map(named).to_dict()
+    assert {"model_version", "panel_sha256", "review_status", "calibration"} <= set(rows[0])
+
+
+def test_reviewer_page_states_the_card_and_what_the_interval_means(service, pipeline, latest_year):
+    """Header: calibration, K boosters, baselines beaten; INTERVAL card: the numbers and one sentence."""
+    import html
+
+    from training import registry
+
+    card = registry.resolve(pipeline.paths, pipeline.params.scoring.model_name, alias="champion").card
+    score = service.client.get(f"/v1/scores/{latest_year}/XAB", headers=service.auth("reviewer")).json()
+    client = service.client
+    client.cookies.clear()
+    client.post("/review/login", data={"token": service.tokens["reviewer"]})
+    try:
+        page = html.unescape(client.get(f"/review/XAB/{latest_year}").text)
+        ranked = html.unescape(client.get(f"/review?year={latest_year}").text)
+        exported = client.get(f"/review/scores.csv?year={latest_year}").text
+    finally:
+        client.cookies.clear()
+    origins = card.folds["origins"]
+    for text in (page, ranked):  # the header of every page
+        assert f"calibration: {card.calibration}" in text and f"{card.n_members} boosters" in text
+        assert "Beats " in text and "persistence" in text and f"development origins {origins[0]}–{origins[-1]}" in text
+        assert "results page" in text
+    low, high = score["interval"]["low"], score["interval"]["high"]
+    assert f"{low:.2f}–{high:.2f}" in page
+    sentence = (f"Venn-Abers interval: the calibration data are consistent with any probability from {low:.2f} "
+                f"to {high:.2f}")
+    assert sentence in page
+    outcomes = ", ".join(score["conformal_set"]["outcomes"])
+    assert f"the {score['conformal_set']['level']:.0%} conformal set is {{{outcomes}}}" in page
+    outside = not low <= score["probability"] <= high
+    assert ("lies outside it" in page.split(sentence)[1].split(".")[0]) == outside
+    assert "no calibration or conformal interval" not in page
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert rows and all(r["interval_low"] and r["interval_high"] and r["interval_method"] == "venn_abers"
+                        for r in rows)
+    xab = next(r for r in rows if r["iso3"] == "XAB")
+    assert float(xab["interval_low"]) == pytest.approx(low, abs=1e-6)
 
 
 def test_every_operation_declares_its_statuses_and_docs_work_offline(service):
@@ -190,12 +294,12 @@ def test_every_operation_declares_its_statuses_and_docs_work_offline(service):
 
 
 def test_default_alias_pointing_nowhere_is_503_with_the_reason(pipeline, launch, tmp_path, latest_year):
-    from scoring.score import _mlflow
+    from nexus.tracking import mlflow_at
+    from training import registry
 
     scoring = pipeline.params.scoring.model_copy(update={"model_alias": "retired"})
     params = pipeline.params.model_copy(update={"scoring": scoring})
     app, client = launch(pipeline, f"sqlite:///{tmp_path / 'reviews.db'}", params)
-    registry = _mlflow(pipeline.paths).MlflowClient()
     try:
         auth = {"Authorization": f"Bearer {app.state.tokens.create('p', 'program').secret}"}
         ready = client.get("/v1/ready")
@@ -207,10 +311,52 @@ def test_default_alias_pointing_nowhere_is_503_with_the_reason(pipeline, launch,
             assert "'retired'" in response.json()["detail"] and "points nowhere" in response.json()["detail"]
         # pointing the alias at a version makes the running service ready, without a restart
         version = pipeline.training.manifest.extra["model_version"]
-        registry.set_registered_model_alias(scoring.model_name, "retired", version)
+        registry.set_alias(pipeline.paths, scoring.model_name, "retired", version)
         app.state.catalog.refresh()
         assert client.get("/v1/ready").status_code == 200
         assert client.get(f"/v1/scores/{latest_year}/XAA", headers=auth).status_code == 200
     finally:
         client.__exit__(None, None, None)
-        registry.delete_registered_model_alias(scoring.model_name, "retired")
+        mlflow_at(pipeline.paths.tracking_uri).MlflowClient().delete_registered_model_alias(
+            scoring.model_name, "retired")
+
+
+def test_a_broken_model_card_is_503_on_ready_naming_the_version_and_field(pipeline, launch, tmp_path,
+                                                                         latest_year):
+    """The same model registered under another name with a broken card: refused by name, never served raw."""
+    from nexus.tracking import mlflow_at
+    from training import registry
+
+    name = "nexus-broken-card"
+    champion = registry.resolve(pipeline.paths, pipeline.params.scoring.model_name, alias="champion")
+    mlflow = mlflow_at(pipeline.paths.tracking_uri)
+    unknown = str(mlflow.register_model(champion.source, name).version)
+    registry.record(pipeline.paths, name, unknown, champion.tags | {"nexus.calibration": "platt"})
+    registry.set_alias(pipeline.paths, name, "champion", unknown)
+    scoring = pipeline.params.scoring.model_copy(update={"model_name": name})
+    app, client = launch(pipeline, f"sqlite:///{tmp_path / 'reviews.db'}",
+                         pipeline.params.model_copy(update={"scoring": scoring}))
+    try:
+        auth = {"Authorization": f"Bearer {app.state.tokens.create('r', 'reviewer').secret}"}
+        ready = client.get("/v1/ready")
+        assert ready.status_code == 503 and ready.json()["version"] == unknown
+        reason = ready.json()["reason"]
+        assert f"model {name} version {unknown}" in reason and "'calibration'" in reason
+        assert "\n" not in reason
+        score = client.get(f"/v1/scores/{latest_year}/XAA", headers=auth)
+        assert score.status_code == 503 and "'calibration'" in score.json()["detail"]
+        listed = client.get("/v1/models", headers=auth).json()["aliases"][0]
+        assert listed["card"] is None and "'calibration'" in listed["card_problem"]
+
+        # a version whose card lacks a field: the alias moves to it and readiness names that field
+        missing = str(mlflow.register_model(champion.source, name).version)
+        registry.record(pipeline.paths, name, missing,
+                        {k: v for k, v in champion.tags.items() if k != "nexus.folds"})
+        registry.set_alias(pipeline.paths, name, "champion", missing)
+        app.state.catalog.refresh()
+        ready = client.get("/v1/ready").json()
+        assert ready["version"] == missing and "'folds' is missing" in ready["reason"]
+        assert f"version {missing}" in ready["reason"]
+    finally:
+        client.__exit__(None, None, None)
+        mlflow.MlflowClient().delete_registered_model(name)

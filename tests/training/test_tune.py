@@ -68,11 +68,26 @@ def test_the_objective_is_the_mean_backtest_score_over_the_same_folds(tuned, sma
     panel, catalog, _ = load_panel(small_features.directory)
     frame, target = labelled_rows(panel, tp)
     result = backtest(frame, target, select_features(catalog, tp), tp, params.seed, xgb_only=True)
-    x = result.predictions[result.predictions["model"] == MODEL]
+    x = result.development[result.development["model"] == MODEL]
     per_origin = [score_metrics(g["y"], g["p"], g["origin"], tp.top_k)["log_loss"]
                   for _, g in x.groupby("origin")]
-    assert len(per_origin) == 5
+    assert len(per_origin) == 3   # development origins only: the holdout is never a trial's score
     assert second.best_value == pytest.approx(float(np.mean(per_origin)), rel=1e-6)
+
+
+def test_a_trial_never_reads_the_holdout(tuned, small_features):
+    """Flip every holdout outcome: a trial's value is unchanged, because those rows are never fitted."""
+    import optuna
+
+    from training.tune import Objective
+
+    params, paths, _, second = tuned
+    objective = Objective(params, paths, small_features.directory, second.parent_run_id)
+    before = objective(optuna.trial.FixedTrial({"n_estimators": 10, "max_depth": 2, "learning_rate": 0.1}))
+    holdout = objective.frame["year"] >= params.training.backtest.holdout_first_origin
+    objective.frame.loc[holdout, objective.target] = 1 - objective.frame.loc[holdout, objective.target]
+    after = objective(optuna.trial.FixedTrial({"n_estimators": 10, "max_depth": 2, "learning_rate": 0.1}))
+    assert after == before
 
 
 def test_best_params_file_is_an_override_file_an_experiment_can_use(tuned, tmp_path):
