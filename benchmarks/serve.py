@@ -11,7 +11,7 @@ keep-alive connection, requests in sequence) and throughput with p50/p99 under l
 (`--concurrency` connections), then the goal: score + interval + explanation p50 ≤ 1 ms and
 ≥ 10× mlflow's throughput at 16 connections.
 
-    python benchmarks/serve.py [--params params.yaml] [--requests 1000] [--concurrency 16]
+    python benchmarks/serve.py [--params params.yaml] [--requests 1000] [--mlflow-requests 300] [--concurrency 16]
 
 Needs a champion (`nexus run` first). Both servers are stopped by their process group id on
 exit. Our service answers from stored scores, intervals and SHAP values; mlflow computes the
@@ -78,6 +78,13 @@ def server(cmd: list[str], env: dict, ready_url: str, name: str, log: Path, time
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def http_parser() -> str:
+    """What uvicorn parses HTTP with here: httptools (uvicorn[standard]) or pure-Python h11."""
+    import importlib.util
+
+    return "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -188,6 +195,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=REPO / "params.yaml")
     parser.add_argument("--requests", type=int, default=1000, help="requests per measurement (bounded)")
+    parser.add_argument("--mlflow-requests", type=int, default=300,
+                        help="requests per measurement for mlflow, whose every request recomputes the model "
+                             "(the first ones of the same sequence of country-years)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=30)
     args = parser.parse_args()
@@ -246,11 +256,12 @@ def main() -> None:
                                   for i, y in (keys[k % len(keys)] for k in range(n))]),
         mlflow_name: (mlflow_port, [http_request("POST", mlflow_url, json_type, json.dumps(
             {"dataframe_split": {"columns": features, "data": [matrix[k % len(keys)]]}}).encode())
-            for k in range(n)]),
+            for k in range(min(n, args.mlflow_requests))]),
     }
     print(f"{ref.name} v{ref.version} (alias {sp.model_alias}; {card.n_members} boosters, calibration "
           f"{card.calibration}, {card.interval} interval); {len(keys)} country-years of {year}, "
-          f"{n} requests per measurement, {args.concurrency} connections for throughput", file=sys.stderr)
+          f"{n} requests per measurement ({min(n, args.mlflow_requests)} for mlflow), {args.concurrency} "
+          f"connections for throughput; HTTP parser {http_parser()}", file=sys.stderr)
     results = {}
     with ExitStack() as stack:
         stack.enter_context(server(ours_cmd, env, f"{ours}/v1/ready", "nexus serve", tmp / "ours.log"))

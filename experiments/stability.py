@@ -118,10 +118,13 @@ def agreement(shap_a: np.ndarray, shap_b: np.ndarray, p_a, p_b, scoring) -> dict
     if shap_a.shape != shap_b.shape:
         raise ValueError(f"SHAP tables differ in shape: {shap_a.shape} vs {shap_b.shape}")
     changed = bands_changed(p_a, p_b, scoring)
+    gap = np.abs(np.asarray(p_a, float) - np.asarray(p_b, float))
     return {"rows": int(len(shap_a)), "top1_agreement": float(top1_agreement(shap_a, shap_b).mean()),
             "top3_overlap": float(top_k_overlap(shap_a, shap_b, 3).mean()),
             "spearman_top10": float(np.nanmean(union_spearman(shap_a, shap_b, 10))),
-            "bands_changed": float(changed.mean()), "bands_changed_n": int(changed.sum())}
+            "bands_changed": float(changed.mean()), "bands_changed_n": int(changed.sum()),
+            # band flips are a count of rows near a cut-point: the probability gap is the smooth view
+            "p_gap_mean": float(gap.mean()), "p_gap_max": float(gap.max())}
 
 
 def signal_columns(features: list[str]) -> list[int]:
@@ -223,5 +226,6 @@ def origin_stability(frame: pd.DataFrame, target: str, features: list[str], trai
         per_origin = [agreement(*piece, scoring) for piece in pieces]
         n = sum(p["rows"] for p in per_origin)
         out[family] = {"rows": n, "bands_changed_n": sum(p["bands_changed_n"] for p in per_origin),
-                       **{f: sum(p[f] * p["rows"] for p in per_origin) / n for f in FIGURES}}
+                       **{f: sum(p[f] * p["rows"] for p in per_origin) / n for f in (*FIGURES, "p_gap_mean")},
+                       "p_gap_max": max(p["p_gap_max"] for p in per_origin)}
     return out | {"origins": list(origins), "probability": "raw", "fit_seconds": seconds}

@@ -144,7 +144,8 @@ def place_tiers(risk_logit: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
         up = implied > last
         distance = np.where(up, a - band_high[last], band_low[last] - a)  # > 0 outside the band
         cut = np.clip(np.where(up, last, last - 1), 0, len(cuts) - 1)
-        move = (implied != last) & (rng.random(n) < 1 / (1 + np.exp(-MOVE_SLOPE * (distance - thresholds[cut]))))
+        p_move = 1 / (1 + np.exp(-MOVE_SLOPE * (distance - thresholds[cut])))
+        move = (implied != last) & (rng.random(n) < p_move)
         placed = np.where(distance > JUMP_DISTANCE, implied, last + np.sign(implied - last))
         surprise = ~move & (rng.random(n) < SURPRISE_RATE)
         nudged = np.clip(last + rng.choice([-1, 1], n), 0, len(TIER_LABELS) - 1)
@@ -468,12 +469,14 @@ def oracle_skill(world: World) -> dict:
             continue
         tier_now = world.tier[i_all, j_all]
         y_all = (world.tier[i_all, j_all + h] >= 2).astype(float)
-        signals = np.column_stack([world.drivers[d][i_all, j_all - lag] for lag in SIGNAL_LAGS for d in DRIVERS])
+        signals = np.column_stack([world.drivers[d][i_all, j_all - lag]
+                                   for lag in SIGNAL_LAGS for d in DRIVERS])
         onehot = np.column_stack([tier_now == k for k in range(1, len(TIER_LABELS))]).astype(float)
         designs = {"signals": signals, "tier": onehot, "both": np.column_stack([signals, onehot])}
         scores = {k: [] for k in designs}
         tested = []
-        for origin in range(max(ORACLE_ORIGINS[0], int(years[first_row])), min(ORACLE_ORIGINS[1], int(years[-1]) - h) + 1):
+        first_origin = max(ORACLE_ORIGINS[0], int(years[first_row]))
+        for origin in range(first_origin, min(ORACLE_ORIGINS[1], int(years[-1]) - h) + 1):
             train = years[j_all] + h <= origin
             test = years[j_all] == origin
             if not test.any() or len(np.unique(y_all[train])) < 2:
@@ -485,12 +488,17 @@ def oracle_skill(world: World) -> dict:
             continue
         rows = np.concatenate(tested)
         y, candidate = y_all[rows], tier_now[rows] <= 1
-        figures = {"n_rows": int(len(rows)), "n_onsets": int(y[candidate].sum()),
-                   "origins": [int(years[j_all[t[0]]]) for t in tested]}
+        origins = [int(years[j_all[t[0]]]) for t in tested]
+        figures = {"n_rows": int(len(rows)), "n_onsets": int(y[candidate].sum()), "origins": origins}
         for name, parts in scores.items():
             p = np.concatenate(parts)
             figures[name] = {"log_loss": round(_log_loss(y, p), 4), "auc": _rounded(_auc(y, p)),
                              "onset_auc": _rounded(_auc(y[candidate], p[candidate]))}
+        # per-origin log loss, so a subset of origins (a holdout) can be pooled by n_rows
+        figures["log_loss_by_origin"] = {
+            str(o): {"n_rows": int(len(t))}
+            | {name: round(_log_loss(y_all[t], scores[name][k]), 4) for name in scores}
+            for k, (o, t) in enumerate(zip(origins, tested, strict=True))}
         out[str(h)] = figures
     return out
 
@@ -539,7 +547,8 @@ def planted_truth(world: World, seed: int) -> dict:
                        "or Tier 3 at t + h; 'signals' = the five latent drivers at t-1 and t-2 (what row "
                        "t's published signals measure, without measurement noise), 'tier' = one-hot "
                        "current tier (the 4-tier persistence rate model), 'both' = the two together; "
-                       "onset_auc is among rows currently Tier 1 or Tier 2.",
+                       "onset_auc is among rows currently Tier 1 or Tier 2; log_loss_by_origin pools "
+                       "to the headline when weighted by n_rows.",
         "seed": seed,
         "label": "Tier 2 Watch List or Tier 3 (tier placement >= 2)",
         "placement": {
@@ -547,7 +556,8 @@ def planted_truth(world: World, seed: int) -> dict:
                     "the tier moves toward the tier the assessment implies (cuts) only once it is past "
                     "the cut, with P(move) = logistic(slope * (distance past cut - threshold of that cut)), "
                     "straight to the implied tier beyond jump_distance; otherwise last year's tier stays",
-            "lag_years": PLACEMENT_LAG_YEARS, "cuts": list(TIER_CUTS), "move_thresholds": list(MOVE_THRESHOLDS),
+            "lag_years": PLACEMENT_LAG_YEARS, "cuts": list(TIER_CUTS),
+            "move_thresholds": list(MOVE_THRESHOLDS),
             "move_slope": MOVE_SLOPE, "jump_distance": JUMP_DISTANCE, "surprise_rate": SURPRISE_RATE,
             "standing": STANDING,
         },

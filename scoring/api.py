@@ -140,10 +140,13 @@ async def explanation(request: Request, year: int = YEAR, iso3: str = ISO3, alia
                       _: TokenInfo = Depends(require("explanations"))) -> Response:
     served, used = await served_for(request, alias, version)
     i = served.row(iso3.upper(), year)
-    body, _digest = served.explanation(i, request.app.state.params.scoring.top_drivers)
-    if top is not None:
-        body = body | {"top_drivers": served.contributions(i)[:top]}
-    return _json({"score": score_body(request, served, i, used), **body})
+    default_top = request.app.state.params.scoring.top_drivers
+    score = json.dumps(score_body(request, served, i, used), separators=(",", ":"), allow_nan=False).encode()
+    if top is None:  # the common case: the explanation was serialised once, only the score is new
+        return Response(b'{"score":' + score + b"," + served.explanation_json(i, default_top) + b"}",
+                        media_type="application/json")
+    body, _digest = served.explanation(i, default_top)
+    return _json({"score": json.loads(score), **body, "top_drivers": served.contributions(i)[:top]})
 
 
 @router.get("/history/{iso3}", response_model=s.History, tags=["scores"], responses=DATA_RESPONSES,

@@ -1,9 +1,8 @@
-"""SHAP explanations: one `shap.Explanation` per scoring call, and the pictures built from it.
+"""SHAP explanations as a reader sees them: rebuilt from stored values, top drivers, and plots.
 
-For XGBoost, shap's default (tree_path_dependent) path calls xgboost's own exact
-`pred_contribs` after re-parsing every tree; nexus calls `pred_contribs` directly and wraps
-the result in the same `shap.Explanation` (bit-identical values, ~10% less time).
-Values plus the base value add up to the model's margin.
+The values themselves come from one place, `training.model.RiskModel.explain` (the mean of its
+K members' exact `pred_contribs`, one `shap.Explanation` that adds up to the model's margin);
+scoring stores them and nothing here recomputes them.
 """
 
 from __future__ import annotations
@@ -12,16 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-
-def explain(booster, X: pd.DataFrame):
-    """Exact SHAP values of a binary XGBoost booster on rows X (log-odds scale)."""
-    import shap
-    import xgboost as xgb
-
-    contributions = booster.predict(xgb.DMatrix(X), pred_contribs=True)
-    return shap.Explanation(values=contributions[:, :-1], base_values=contributions[:, -1],
-                            data=X.to_numpy(), feature_names=list(X.columns))
 
 
 def stored_explanation(shap_row: pd.Series, feature_values: pd.Series, features: list[str]):

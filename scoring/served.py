@@ -79,6 +79,7 @@ class ServedVersion:
     origins: dict[tuple[str, str, int], tuple[str, int | None]]
     backtest: dict[str, dict[str, float | None]]
     _explanations: dict[int, tuple[dict, str]] = field(default_factory=dict, repr=False)
+    _explanation_json: dict[int, bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def row(self, iso3: str, year: int) -> int:
@@ -141,6 +142,15 @@ class ServedVersion:
                     "top_drivers": drivers[:top]}
             with self._lock:
                 cached = self._explanations.setdefault(i, (body, digest))
+        return cached
+
+    def explanation_json(self, i: int, top: int) -> bytes:
+        """The explanation as JSON object members (no braces), serialised once: a request adds the score."""
+        cached = self._explanation_json.get(i)
+        if cached is None:
+            body, _ = self.explanation(i, top)
+            cached = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()[1:-1]
+            self._explanation_json[i] = cached
         return cached
 
     def explanation_hash(self, i: int) -> str:

@@ -5,8 +5,8 @@ reviews, the reviewer page) and admins (tokens).
 uvicorn. The champion's stored scores, SHAP values and panel are loaded into memory after
 startup; until then `/v1/ready` answers 503 with the reason, and so does every data request.
 Errors are answered, never raised as 500s: unknown country, year, alias or version → 404
-naming what exists; malformed input → 422 naming the field; a default alias pointing nowhere
-or a broken artifact → 503 with the reason.
+naming what exists; malformed input → 422 naming the field; a default alias pointing nowhere,
+a broken artifact, or a model card missing a field → 503 with the reason (the version and field).
 """
 
 from __future__ import annotations
@@ -116,8 +116,10 @@ def create_app(params: Params, paths: PathsParams, *, base_dir: Path | None = No
 
     app = FastAPIOffline(
         title="nexus scoring service", version="1",
-        description=("Risk scores for the trafficking–corruption nexus from the registered champion model, "
-                     "their SHAP explanations, and reviewers' sign-offs. Authenticate with "
+        description=("Risk scores for the trafficking–corruption nexus from the registered champion model: "
+                     "the calibrated probability the backtest measured, its Venn-Abers interval and conformal "
+                     "set; their SHAP explanations; and reviewers' sign-offs. `/v1/models` says which baselines "
+                     "the served version beats on the development origins. Authenticate with "
                      "`Authorization: Bearer <token>`; roles: " +
                      "; ".join(f"**{r}**: {', '.join(sorted(p))}" for r, p in PERMISSIONS.items()) + "."),
         lifespan=lifespan, swagger_ui_parameters={"persistAuthorization": True},
