@@ -11,7 +11,8 @@ keep-alive connection, requests in sequence) and throughput with p50/p99 under l
 (`--concurrency` connections), then the goal: score + interval + explanation p50 ≤ 1 ms and
 ≥ 10× mlflow's throughput at 16 connections.
 
-    python benchmarks/serve.py [--params params.yaml] [--requests 1000] [--mlflow-requests 300] [--concurrency 16]
+    python benchmarks/serve.py [--params params.yaml] [--requests 1000] [--mlflow-requests 300]
+                               [--concurrency 16]
 
 Needs a champion (`nexus run` first). Both servers are stopped by their process group id on
 exit. Our service answers from stored scores, intervals and SHAP values; mlflow computes the
@@ -182,10 +183,12 @@ def same_numbers(ours_url: str, auth: dict, mlflow_url: str, keys: list, feature
         for k in range(min(n, len(keys))):
             iso3, year = keys[k]
             ours = client.get(f"{ours_url}/v1/scores/{year}/{iso3}", headers=auth).json()
-            theirs = client.post(mlflow_url, json={"dataframe_split": {"columns": features, "data": [matrix[k]]}})
+            split = {"columns": features, "data": [matrix[k]]}
+            theirs = client.post(mlflow_url, json={"dataframe_split": split})
             theirs.raise_for_status()
             row = theirs.json()["predictions"][0]
-            pairs = [(ours["probability"], row["probability"]), (ours["interval"]["low"], row["interval_low"]),
+            pairs = [(ours["probability"], row["probability"]),
+                     (ours["interval"]["low"], row["interval_low"]),
                      (ours["interval"]["high"], row["interval_high"])]
             worst = max(worst, *(abs(a - b) for a, b in pairs))
     return worst
@@ -271,7 +274,8 @@ def main() -> None:
         print(f"  same numbers: largest |ours − mlflow| over probability and interval bounds {worst:.2e}",
               file=sys.stderr)
         if worst > SAME_NUMBERS:
-            raise SystemExit(f"the two servers disagree by {worst:.2e}: not the same model, nothing to compare")
+            raise SystemExit(f"the two servers disagree by {worst:.2e}: not the same model, "
+                             "nothing to compare")
         for name, (port, requests) in cases.items():
             print(f"  measuring {name}", file=sys.stderr)
             seq = asyncio.run(sequential(requests, port, args.warmup))
@@ -288,7 +292,8 @@ def main() -> None:
     target = results[target_name]
     ok_latency = target["p50"] <= GOAL_P50_MS
     ok_rps = target["rps"] >= GOAL_THROUGHPUT * base["rps"]
-    print(f"\ngoal: score + interval + explanation p50 ≤ {GOAL_P50_MS:g} ms: {'met' if ok_latency else 'NOT met'} "
+    print(f"\ngoal: score + interval + explanation p50 ≤ {GOAL_P50_MS:g} ms: "
+          f"{'met' if ok_latency else 'NOT met'} "
           f"({target['p50']:.2f} ms); throughput ≥ {GOAL_THROUGHPUT:g}× mlflow's at {args.concurrency} "
           f"connections: {'met' if ok_rps else 'NOT met'} ({target['rps'] / base['rps']:.1f}×)")
 

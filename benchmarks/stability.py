@@ -138,10 +138,16 @@ def table(name: str, results: list[dict]) -> str:
                 lines.append(_line("  backtest", r["k"], family, b, f"{b['bands_changed_n']}/{b['rows']}",
                                    bt["fit_seconds_per_model"]) + f"  {'yes' if meets_goal(b) else 'no'}")
     r0 = results[0]
-    note = "" if r0["probability"] == "calibrated" else \
-        " (no calibrator fitted: --calibrated fits one per model from its own backtest)"
+    if r0["calibration"] is None:
+        cut = ("the raw probability (no calibrator fitted: --calibrated fits one per model from its own "
+               "backtest)")
+    else:
+        chosen = "; ".join(f"K={r['k']}: " + ", ".join(f"{c['a']}/{c['b']}" for c in r["calibration"])
+                           for r in results)
+        cut = (f"the served probability, calibrated as each model's own backtest chose "
+               f"(A/B per pair: {chosen})")
     lines.append(f"rows: every country of year {r0['year']} ({r0['rows']}); {r0['features']} features, "
-                 f"{r0['signal_features']} signal; bands on the {r0['probability']} probability{note}")
+                 f"{r0['signal_features']} signal; bands on {cut}")
     if "backtest_rows" in r0:
         lines.append(f"backtest rows: the labelled rows of origins {r0['backtest_rows']['origins']}, "
                      "one pair fitted per origin on rows known by then; bands on the raw probability")

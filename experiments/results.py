@@ -178,8 +178,7 @@ def sentence(
     count = metric == "top_k_caught"
     text = (
         f"{a} vs {b}, {label}: {verdict} ({a} − {b} = {_diff(diff, count)} [{_diff(low, count)}, "
-        f"{_diff(high, count)}]; "
-        f"{'higher' if higher else 'lower'} is better)."
+        f"{_diff(high, count)}]; {'higher' if higher else 'lower'} is better)."
     )
     return Sentence(
         text,
@@ -487,16 +486,29 @@ class MissingShap:
 
 
 def missing_shap(
-    shap_values: pd.DataFrame, panel: pd.DataFrame, target: str, horizon: int, top: int = 3
+    shap_values: pd.DataFrame,
+    panel: pd.DataFrame,
+    target: str,
+    horizon: int,
+    top: int = 3,
+    placed_only: bool = False,
 ) -> MissingShap:
-    """How much of the latest scored year's |SHAP| sits on values missing in the panel (NaN cells)."""
+    """How much of the latest scored year's |SHAP| sits on values missing in the panel (NaN cells).
+
+    `placed_only`: only the countries with a placement (a known listed status) that year, i.e.
+    without the unranked territories whose current placement is missing by definition.
+    """
     from training.targets import add_targets
 
     features = [c for c in shap_values.columns if c not in ("iso3", "year", "base_value")]
     latest = int(shap_values["year"].max())
     s = shap_values[shap_values["year"] == latest].sort_values("iso3", kind="stable")
     frame = add_targets(panel, target, horizon)  # the current placement columns too
-    values = s[["iso3", "year"]].merge(frame[["iso3", "year", *features]], on=["iso3", "year"], how="left")
+    columns = list(dict.fromkeys(["current_listed", *features]))
+    values = s[["iso3", "year"]].merge(frame[["iso3", "year", *columns]], on=["iso3", "year"], how="left")
+    if placed_only:
+        placed = values["current_listed"].notna().to_numpy()
+        s, values = s[placed], values[placed]
     missing = values[features].isna().to_numpy()
     strength = s[features].abs().to_numpy(float)
     total = strength.sum()
@@ -752,26 +764,22 @@ def _era_section(inputs: ResultsInputs, view: _View, holdout: bool) -> tuple[lis
     lines = [
         f"Horizon {h}: {_origins_text(view, h, holdout)}; {view.rows[(h, holdout)]} country-years "
         f"({onset_rows} unlisted with {onsets} onsets, {exit_rows} listed with {exits} exits, {neither} "
-        f"whose "
-        "current status is unknown).",
+        "whose current status is unknown).",
         "",
         f"Skill, pooled over the origins ({p['level']:.0%} block-bootstrap intervals over countries and "
-        f"origins; "
-        "lower log loss and Brier are better, higher AP and AUC):",
+        "origins; lower log loss and Brier are better, higher AP and AUC):",
         "",
         _md(_skill_table(view, h, holdout)),
         "",
         "Each model minus persistence on the same country-years, paired under the same resamples (an "
-        "interval "
-        "that excludes 0 is a difference the bootstrap supports):",
+        "interval that excludes 0 is a difference the bootstrap supports):",
         "",
         _md(_paired_table(view, h, holdout)),
         "",
         *[f"- {s.text}" for s in sentences],
         "",
         f"Tier changes: onsets caught in the top {view.k} of each origin's unlisted countries (against a "
-        f"random "
-        f"list of {view.k}), onset and exit AUC, and the alarm budget at the elevated band (p ≥ "
+        f"random list of {view.k}), onset and exit AUC, and the alarm budget at the elevated band (p ≥ "
         f"{p['elevated']:g}): the share of onsets above it and how many unlisted country-years it alarms.",
         "",
         _md(_change_table(view, h, holdout)),
@@ -854,8 +862,7 @@ def _horizon_section(inputs: ResultsInputs, view: _View) -> tuple[list[str], lis
         _md(pd.DataFrame(counts)),
         "",
         "Product, proxy-only, independent and persistence side by side at every horizon (the holdout of "
-        "horizon h ends h − 1 "
-        "origins earlier, since its last report must exist):",
+        "horizon h ends h − 1 origins earlier, since its last report must exist):",
         "",
         _md(pd.DataFrame(rows)),
         "",
@@ -999,22 +1006,20 @@ def _calibration_section(inputs: ResultsInputs) -> list[str]:
         "## 4. Calibration and intervals",
         "",
         f"The served model's calibration is chosen, not assumed (rule `{cal['rule']}`): every candidate is "
-        f"fitted "
-        "per origin on earlier origins' out-of-sample forecasts, and the one with the lowest log loss on the "
-        f"development origins serves (here **{cal['method']}**). The holdout never enters the choice.",
+        "fitted per origin on earlier origins' out-of-sample forecasts, and the one with the lowest log "
+        f"loss on the development origins serves (here **{cal['method']}**). The holdout never enters the "
+        "choice.",
         "",
         _md(candidates, floats="{:.4f}"),
         "",
         "Expected calibration error (10 equal-width bins), log loss before and after calibration, and the "
-        "mean "
-        "width of the Venn-Abers interval [p0, p1] that every score carries:",
+        "mean width of the Venn-Abers interval [p0, p1] that every score carries:",
         "",
         _md(summary, floats="{:.4f}"),
         "",
         f"Conformal sets (Mondrian by current status and outcome, level {cal['conformal_level']:.0%}): the "
-        f"share "
-        "of outcomes inside the stated set; onsets and exits are the tier changes (an onset is covered when "
-        "'listed' is in its set).",
+        "share of outcomes inside the stated set; onsets and exits are the tier changes (an onset is "
+        "covered when 'listed' is in its set).",
         "",
         _md(coverage),
         "",
@@ -1071,8 +1076,7 @@ def _beats_section(inputs: ResultsInputs) -> tuple[list[str], list[Sentence]]:
         f"The served (product) model minus each baseline on the development origins {_span(origins)} (the "
         'model card\'s figures, block bootstrap; the holdout is never read). "Beats" is the promotion rule: '
         f"{SHOWN.get(p['promotion_metric'], p['promotion_metric'])} better by at least "
-        f"{p['promotion_margin']:g} "
-        "with the interval excluding 0.",
+        f"{p['promotion_margin']:g} with the interval excluding 0.",
         "",
         _md(pd.DataFrame(rows)),
         "",
@@ -1086,6 +1090,7 @@ def _beats_section(inputs: ResultsInputs) -> tuple[list[str], list[Sentence]]:
 def _missing_section(inputs: ResultsInputs) -> tuple[list[str], Goal]:
     p = inputs.profile
     m = missing_shap(inputs.shap_values, inputs.panel, p["target"], p["horizon"])
+    placed = missing_shap(inputs.shap_values, inputs.panel, p["target"], p["horizon"], placed_only=True)
     goal = Goal(
         f"at most {GOAL_MISSING_SHAP:.0%} of the latest scored year's mean |SHAP| on missing values",
         "met" if m.share <= GOAL_MISSING_SHAP else "not met",
@@ -1098,10 +1103,15 @@ def _missing_section(inputs: ResultsInputs) -> tuple[list[str], Goal]:
         "## 6. Missing values in the latest scored year",
         "",
         f"In {m.year} ({m.rows} country-years scored by the served model) **{m.share:.1%}** of the total "
-        f"|SHAP| "
-        f"falls on feature values that are missing in the panel (goal ≤ {GOAL_MISSING_SHAP:.0%}: "
+        f"|SHAP| falls on feature values that are missing in the panel (goal ≤ {GOAL_MISSING_SHAP:.0%}: "
         f"{goal.status}). {len(m.flagged)} {'country has' if len(m.flagged) == 1 else 'countries have'} a "
         "missing value among their top-3 drivers" + (f": {shown}." if m.flagged else "."),
+        "",
+        f"Among the {placed.rows} countries with a placement in {placed.year} (without the unranked "
+        f"territories, whose current placement is missing by definition): **{placed.share:.1%}** of |SHAP| "
+        f"on missing values, {len(placed.flagged)} with a missing value among their top-3 drivers"
+        + (f" ({', '.join(placed.flagged[:20])}{' …' if len(placed.flagged) > 20 else ''})." if placed.flagged
+           else "."),
         "",
         "The features whose missing values carry the most |SHAP| (share of the year's total):",
         "",
@@ -1137,28 +1147,23 @@ def _labels_section(inputs: ResultsInputs) -> list[str]:
         ]
     )
     inferred_text = (
-        f"Inferred negatives (`features.sources.tier_placements.infer_unlisted`) complete the binary label "
-        f"of "
-        f"report years {', '.join(map(str, inferred_years))} ({int(table['unlisted (inferred)'].sum())} "
-        f"rows), "
-        "whose Watch List and Tier 3 lists are complete but whose Tier 1/2 lists are not: a government "
-        "ranked in "
-        "the neighbouring complete report years, not listed and not a special case counts as unlisted; its "
-        "ordinal tier stays missing. They enter the binary target of the rows h years earlier and the "
-        "current "
-        "status (`current_listed`) of their own year, which persistence and the product model read; their "
-        "`current_tier` is missing, so persistence uses the listed-status rate there. Backtest rows of the "
-        "product model that use them:"
+        "Inferred negatives (`features.sources.tier_placements.infer_unlisted`) complete the binary label "
+        f"of report years {', '.join(map(str, inferred_years))} ({int(table['unlisted (inferred)'].sum())} "
+        "rows), whose Watch List and Tier 3 lists are complete but whose Tier 1/2 lists are not: a "
+        "government ranked in the neighbouring complete report years, not listed and not a special case "
+        "counts as unlisted; its ordinal tier stays missing. They enter the binary target of the rows h "
+        "years earlier and the current status (`current_listed`) of their own year, which persistence and "
+        "the product model read; their `current_tier` is missing, so persistence uses the listed-status "
+        "rate there. Backtest rows of the product model that use them:"
         if inferred_years
         else "No report year needed inferred negatives."
     )
     return [
         "## 7. Labels",
         "",
-        "Country-years with a tier placement per report year (listed = Tier 2 Watch List or Tier 3) and per "
-        "evidence rank (4 official table or stated in that year's narrative, 3 inferred from a later "
-        "narrative "
-        "or by rule, 2 a secondary page, 1 the Wikipedia table only):",
+        "Country-years with a tier placement per report year (listed = Tier 2 Watch List or Tier 3) and "
+        "per evidence rank (4 official table or stated in that year's narrative, 3 inferred from a later "
+        "narrative or by rule, 2 a secondary page, 1 the Wikipedia table only):",
         "",
         _md(shown),
         "",
@@ -1169,10 +1174,8 @@ def _labels_section(inputs: ResultsInputs) -> list[str]:
         f"({_span(early['report year']) if len(early) else 'none'}, "
         f"{int(early[['listed', 'unlisted (stated)', 'unlisted (inferred)']].sum().sum())} placements) are "
         "excluded from the binary target (`training.label.first_report_year`): the Tier 2 Watch List "
-        "category "
-        'did not exist before the 2004 report, so those years cannot say "Watch List or Tier 3" the way '
-        "later "
-        "years do. They still give the current placement of their own rows."
+        'category did not exist before the 2004 report, so those years cannot say "Watch List or Tier 3" '
+        "the way later years do. They still give the current placement of their own rows."
         + (
             f" Targets transcribed below evidence rank {p['min_evidence']:g} are dropped "
             "(`training.label.min_evidence`)."
@@ -1212,10 +1215,9 @@ def _timing_section(inputs: ResultsInputs, view: _View) -> tuple[list[str], list
         )
         lines += [
             f"**Single vintage.** {', '.join(sources)} are stored as one vintage, coded retrospectively: a "
-            f"row "
-            "of an early year reads today's estimate of that year, not what was published then. The ablation "
-            "below drops them from the product model and reports the result on the holdout (reported, never "
-            "chosen on); development origins are shown for reference.",
+            "row of an early year reads today's estimate of that year, not what was published then. The "
+            "ablation below drops them from the product model and reports the result on the holdout "
+            "(reported, never chosen on); development origins are shown for reference.",
             "",
             _md(pd.DataFrame(rows)),
             "",
@@ -1244,19 +1246,17 @@ def _timing_section(inputs: ResultsInputs, view: _View) -> tuple[list[str], list
             "stale after (years)": c.get("max_age_years", ""),
         }
     lines += [
-        f"**Publication calendars** (`features.calendar: {p['calendar']}`): a value describing year y enters "
-        f"a "
-        "row only from the year it was public (the constant lag, or the declared release date of the edition "
-        "that first published it), and is missing once older than the staleness limit, never carried "
-        "further.",
+        f"**Publication calendars** (`features.calendar: {p['calendar']}`): a value describing year y "
+        "enters a row only from the year it was public (the constant lag, or the declared release date of "
+        "the edition that first published it), and is missing once older than the staleness limit, never "
+        "carried further.",
         "",
         _md(pd.DataFrame(sorted(cal.values(), key=lambda r: r["source"]))),
         "",
-        "Still not as it was known: WGI, WDI, UN DESA and V-Dem re-estimate past years in every release and "
-        "one "
-        "vintage of each is stored (the ablation above bounds what that is worth for V-Dem and WGI); migrant "
-        "stock between the five-yearly estimates is not interpolated towards a later estimate, but the "
-        "estimates themselves are today's.",
+        "Still not as it was known: WGI, WDI, UN DESA and V-Dem re-estimate past years in every release "
+        "and one vintage of each is stored (the ablation above bounds what that is worth for V-Dem and "
+        "WGI); migrant stock between the five-yearly estimates is not interpolated towards a later "
+        "estimate, but the estimates themselves are today's.",
         "",
     ]
     return lines, sentences
@@ -1299,21 +1299,16 @@ def _setup_section(inputs: ResultsInputs, view: _View) -> list[str]:
         f"- Panel: {panel['iso3'].nunique()} countries and territories, years {p['years']}; {len(labelled)} "
         f"country-years with a label (report years {_span(labelled['year'].unique())}).",
         f"- Sources ({len(sources)}): {', '.join(sources)}. Label: {p['label_source']}.",
-        "- Backtest: rolling origin. At origin T every model is fitted on rows whose report t + h was public "
-        "by T "
-        f"and forecasts the rows of year T; {'; '.join(eras)}. The holdout is reported once and never read "
-        f"by "
-        "tuning, promotion, comparison or any default choice.",
+        "- Backtest: rolling origin. At origin T every model is fitted on rows whose report t + h was "
+        f"public by T and forecasts the rows of year T; {'; '.join(eras)}. The holdout is reported once and "
+        "never read by tuning, promotion, comparison or any default choice.",
         f"- Product model: {p['n_members']} XGBoost boosters with different seeds averaged on the margin, "
         f"{len(served.metrics.get('features_served', []))} features served (a feature is used at an origin "
-        f"only "
-        f"if at least {p['min_feature_coverage']:.0%} of that year's rows have it); proxy-only drops the "
-        f"current "
-        "and previous placement; independent also drops every source sharing lineage with the label or the "
-        f"corruption index ({', '.join(inputs.dependent) or 'none'}).",
+        f"only if at least {p['min_feature_coverage']:.0%} of that year's rows have it); proxy-only drops "
+        "the current and previous placement; independent also drops every source sharing lineage with the "
+        f"label or the corruption index ({', '.join(inputs.dependent) or 'none'}).",
         f"- Intervals: {p['level']:.0%} percentile intervals of a block bootstrap ({p['n_resamples']} "
-        f"resamples) "
-        "drawing countries and origins together; differences are paired on identical rows.",
+        "resamples) drawing countries and origins together; differences are paired on identical rows.",
         "",
     ]
 
@@ -1340,11 +1335,9 @@ def _coverage_section(coverage: pd.DataFrame, panel: pd.DataFrame) -> list[str]:
         "",
         "`coverage` is the share of the declared feature columns observed for a country-year (flags such as "
         "the corruption index's method break and censored victim counts are declared columns too, so they "
-        "are "
-        'visible). Text the publishers use for "missing" ("..", "~", "<5" counts) is counted as not '
-        "observed, "
-        "never coerced to a number. The full table, with one column per source, is in `results_coverage.csv` "
-        "beside this page.",
+        'are visible). Text the publishers use for "missing" ("..", "~", "<5" counts) is counted as not '
+        "observed, never coerced to a number. The full table, with one column per source, is in "
+        "`results_coverage.csv` beside this page.",
         "",
         _md(by_year.rename(columns={"mean": "mean coverage", "min": "lowest", "median": "median"})),
         "",
@@ -1415,10 +1408,9 @@ def _drivers_section(inputs: ResultsInputs) -> list[str]:
         f"## Top SHAP drivers (served model, the {latest} rows)",
         "",
         "Mean absolute SHAP value in log-odds: how far, on average, a feature moves a score. Large values "
-        "mean "
-        "the model leans on the feature, not that the feature causes a placement. The current placement is "
-        "its "
-        'own family, shown apart, so the proxy signals\' part of each score is visible beside "same as now".',
+        "mean the model leans on the feature, not that the feature causes a placement. The current "
+        "placement is its own family, shown apart, so the proxy signals' part of each score is visible "
+        'beside "same as now".',
         "",
         _md(families, floats="{:.3f}"),
         "",
@@ -1489,11 +1481,9 @@ def render(inputs: ResultsInputs) -> Page:
         f"# {title}",
         "",
         f"Generated by `{p['command']}`. Regenerating it from unchanged files and params gives this page "
-        f"byte "
-        "for byte; the inputs are named by content hash at the end. The holdout comes first: its origins "
-        "were "
-        "kept out of every choice (features, hyperparameters, calibration, K, the champion) and are reported "
-        "once. What the label does and does not measure is explained below the numbers.",
+        "byte for byte; the inputs are named by content hash at the end. The holdout comes first: its "
+        "origins were kept out of every choice (features, hyperparameters, calibration, K, the champion) "
+        "and are reported once. What the label does and does not measure is explained below the numbers.",
         "",
         f"## 1. Holdout (horizon {h}; reported once, never chosen on)",
         "",

@@ -17,10 +17,13 @@ benchmarks/stability.py sweeps K with these to choose training.ensemble.n_member
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from nexus.errors import NexusError
 from training.targets import PLACEMENT_FEATURES
 
 KEYS = ["iso3", "year", "origin"]
@@ -163,8 +166,6 @@ def pair_stability(model_a, model_b, X: pd.DataFrame, scoring) -> dict:
 
 
 def _fit_timed(model, X, y, calibration_rows=None) -> float:
-    import time
-
     start = time.perf_counter()
     model.fit(X, y, calibration_rows=calibration_rows)
     return time.perf_counter() - start
@@ -212,7 +213,7 @@ def origin_stability(frame: pd.DataFrame, target: str, features: list[str], trai
     for origin in origins:
         fit_rows, test = labelled[labelled["year"] <= origin - h], labelled[labelled["year"] == origin]
         if fit_rows.empty or test.empty:
-            raise ValueError(f"origin {origin}: no training or test rows in the panel")
+            raise NexusError(f"origin {origin}: the panel has no labelled rows of that year or before it")
         cols = available_features(test, features, training.ensemble.min_feature_coverage)
         a, b = seed_pair(training, seed)
         seconds += [_fit_timed(m, fit_rows[cols], fit_rows[target].astype(int)) for m in (a, b)]

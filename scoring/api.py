@@ -98,9 +98,9 @@ async def batch_scores(request: Request, body: s.BatchRequest,
 
 
 CSV_COLUMNS = ["iso3", "country", "region", "year", "target_year", "probability", "band", "interval_low",
-               "interval_high", "interval_method", "conformal_set", "conformal_level", "coverage", "in_training",
-               "review_status", "model_name", "model_version", "model_alias", "calibration", "panel_sha256",
-               "params_sha256", "run_id"]
+               "interval_high", "interval_method", "conformal_set", "conformal_level", "coverage",
+               "in_training", "review_status", "model_name", "model_version", "model_alias", "calibration",
+               "panel_sha256", "params_sha256", "run_id"]
 
 
 def csv_fields(body: dict) -> dict:
@@ -110,7 +110,8 @@ def csv_fields(body: dict) -> dict:
         "probability": f"{body['probability']:.6f}",
         "interval_low": f"{interval['low']:.6f}" if interval else "",
         "interval_high": f"{interval['high']:.6f}" if interval else "",
-        "interval_method": interval.get("method", ""), "conformal_set": "|".join(conformal.get("outcomes", [])),
+        "interval_method": interval.get("method", ""),
+        "conformal_set": "|".join(conformal.get("outcomes", [])),
         "conformal_level": conformal.get("level", "")}
 
 
@@ -182,10 +183,11 @@ def _alias_info(catalog, alias: str, version: str) -> dict:
             summary, problem_ = card_summary(card, catalog.params), None
         except ModelCardError as exc:
             card, summary, problem_ = None, None, str(exc)
-    return info | {"run_id": card.run_id if card else ref.run_id, "panel_sha256": card.panel_sha256 if card else "",
+    return info | {"run_id": card.run_id if card else ref.run_id,
+                   "panel_sha256": card.panel_sha256 if card else "",
                    "params_sha256": card.params_sha256 if card else "",
-                   "features_key": card.features_key if card else "", "card": summary, "card_problem": problem_,
-                   "backtest": backtest}
+                   "features_key": card.features_key if card else "", "card": summary,
+                   "card_problem": problem_, "backtest": backtest}
 
 
 def _models(catalog, only: str | None = None) -> dict:

@@ -126,7 +126,8 @@ class ModelCatalog:
                     self.reason = None
                     self._ready.set()
             except NexusError as exc:
-                self._aliases[alias] = AliasState(None, str(exc), time.monotonic(), ref.version if ref else None)
+                self._aliases[alias] = AliasState(None, str(exc), time.monotonic(),
+                                                  ref.version if ref else None)
                 if alias == self.default_alias:
                     self.reason = str(exc)
                     self._ready.clear()

@@ -17,7 +17,8 @@ def stored_explanation(shap_row: pd.Series, feature_values: pd.Series, features:
     """Rebuild a one-row Explanation from stored values (no recomputation)."""
     import shap
 
-    return shap.Explanation(values=shap_row[features].to_numpy(float), base_values=float(shap_row["base_value"]),
+    return shap.Explanation(values=shap_row[features].to_numpy(float),
+                            base_values=float(shap_row["base_value"]),
                             data=feature_values[features].to_numpy(float), feature_names=features)
 
 

@@ -34,7 +34,7 @@ class Interval(BaseModel):
 
     low: float = Field(description="p0: the isotonic calibration with this row added as a negative")
     high: float = Field(description="p1: the same with this row added as a positive; low ≤ high")
-    method: Literal["venn_abers"] = Field(description="how the interval is made (the model card's `interval`)")
+    method: Literal["venn_abers"] = Field(description="how the interval is made (the card's `interval`)")
     level: float | None = Field(description="nominal coverage; null for Venn-Abers, which states no level: "
                                             "one of p0, p1 is calibrated when the calibration rows are "
                                             "exchangeable with this one. `probability` is the calibration "
@@ -68,7 +68,7 @@ class Score(BaseModel):
     region: str
     year: int = Field(description="the year the signals are known at")
     target_year: int = Field(description="the year whose tier placement the probability is about")
-    probability: float = Field(description="calibrated probability (the model card's calibration): the number "
+    probability: float = Field(description="calibrated probability (the card's calibration): the number "
                                            "the backtest measured")
     band: Band = Field(description="from the calibrated probability and scoring.bands")
     interval: Interval | None = Field(description="Venn-Abers interval; null only for a model fitted without "
@@ -121,7 +121,7 @@ class Driver(BaseModel):
 class Explanation(BaseModel):
     score: Score
     base_value: float = Field(description="the model's expected log-odds (mean over its K boosters)")
-    margin: float = Field(description="base_value + sum of SHAP values: the model's log-odds before calibration")
+    margin: float = Field(description="base_value + sum of SHAP values: the log-odds before calibration")
     probability_raw: float = Field(description="sigmoid(margin), the uncalibrated probability; "
                                                "score.probability is its calibrated value")
     explanation_sha256: str = Field(description="hash of the SHAP and feature values; reviews record it")
@@ -178,7 +178,7 @@ class Card(BaseModel):
     n_members: int = Field(description="K boosters with different seeds, averaged on the margin")
     target: str
     horizon_years: int
-    development_origins: list[int] = Field(description="origins the card's figures and every choice come from")
+    development_origins: list[int] = Field(description="origins the card's figures and choices come from")
     holdout_origins: list[int] = Field(description="reported on the results page, never chosen on")
     metric: str = Field(description="promotion.metric: the figure `statement` quotes")
     beats: list[str] = Field(description="baselines this version beats on the development origins")
@@ -195,7 +195,7 @@ class AliasInfo(BaseModel):
     params_sha256: str
     features_key: str
     card: Card | None = Field(description="null when the version's model card is broken (see card_problem)")
-    card_problem: str | None = Field(description="the missing or invalid card field: such a version is not served")
+    card_problem: str | None = Field(description="the missing or invalid card field (not served)")
     backtest: dict[str, Metric] = Field(description="pooled backtest on the development origins, with block "
                                                     "bootstrap interval")
 
@@ -264,9 +264,9 @@ class Ready(BaseModel):
     ready: bool
     model_name: str
     alias: str
-    version: str | None = Field(description="the version the alias points to (served, or the one not servable)")
-    reason: str | None = Field(description="why not ready: loading, an alias pointing nowhere, or the version "
-                                           "and field of a broken model card")
+    version: str | None = Field(description="the version the alias points to (served, or not servable)")
+    reason: str | None = Field(description="why not ready: loading, an alias pointing nowhere, or the "
+                                           "version and field of a broken model card")
 
 
 class Whoami(BaseModel):

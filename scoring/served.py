@@ -137,7 +137,8 @@ class ServedVersion:
             digest = self.explanation_hash(i)
             drivers = self.contributions(i)
             body = {"base_value": float(self.base[i]), "margin": float(self.base[i] + self.shap[i].sum()),
-                    "probability_raw": float(self.raw[i]), "explanation_sha256": digest, "families": self.families[i],
+                    "probability_raw": float(self.raw[i]), "explanation_sha256": digest,
+                    "families": self.families[i],
                     "shap_values": {f: float(v) for f, v in zip(self.features, self.shap[i], strict=True)},
                     "top_drivers": drivers[:top]}
             with self._lock:
@@ -231,7 +232,8 @@ def load_version(params: Params, paths: PathsParams, ref: ModelRef, backtest: di
         directory=directory, features=features, catalog=catalog,
         provenance=provenance, items=items, rows={(it["iso3"], it["year"]): i for i, it in enumerate(items)},
         shap=shap_values[features].to_numpy("float64"), base=shap_values["base_value"].to_numpy("float64"),
-        values=values, raw=scores["probability_raw"].to_numpy("float64"), families=family_rows, countries=countries, regions=regions,
+        values=values, raw=scores["probability_raw"].to_numpy("float64"), families=family_rows,
+        countries=countries, regions=regions,
         years=sorted(by_year), by_year=by_year, by_country=by_country, data_years=data_years(features_dir),
         origins=origins, backtest=backtest)
 
@@ -247,8 +249,8 @@ def with_placement(catalog: dict) -> dict:
     if tier:
         placement["current_tier"] = tier | {"family": "placement", "extra_lag": 0,
                                             "description": f"current placement: {tier['description']}"}
-        placement["previous_tier"] = tier | {"family": "placement", "extra_lag": 1,
-                                             "description": f"placement a year earlier: {tier['description']}"}
+        placement["previous_tier"] = tier | {"family": "placement", "extra_lag": 1, "description":
+                                             f"placement a year earlier: {tier['description']}"}
     if listed:
         placement["current_listed"] = listed | {"family": "placement", "extra_lag": 0,
                                                 "description": f"current placement: {listed['description']}"}
@@ -263,8 +265,8 @@ def _score_items(scores: pd.DataFrame, regions: dict[str, str], card: ModelCard)
     for r in scores.itertuples(index=False):
         low, high = _number(r.probability_low), _number(r.probability_high)
         # null only for a model that has no interval (never calibrated): the card says which method it is
-        interval = None if low is None or high is None else {"low": low, "high": high, "method": card.interval,
-                                                             "level": None}
+        interval = (None if low is None or high is None
+                    else {"low": low, "high": high, "method": card.interval, "level": None})
         items.append({"iso3": str(r.iso3), "country": str(r.country), "region": regions.get(str(r.iso3), ""),
                       "year": int(r.year), "target_year": int(r.target_year),
                       "probability": float(r.probability), "band": str(r.band), "interval": interval,
@@ -288,8 +290,8 @@ def card_summary(card: ModelCard, params: Params) -> dict:
     baselines = {}
     for name, entry in card.beats.items():
         metrics = {m: v for m, v in entry.items() if isinstance(v, dict)}
-        baselines[name] = {"name": BASELINE_NAMES.get(name, name.replace("_", " ")), "beats": bool(entry.get("beats")),
-                           "metrics": metrics}
+        baselines[name] = {"name": BASELINE_NAMES.get(name, name.replace("_", " ")),
+                           "beats": bool(entry.get("beats")), "metrics": metrics}
     beaten = [b for b, e in baselines.items() if e["beats"]]
     not_beaten = [b for b, e in baselines.items() if not e["beats"]]
 
@@ -303,10 +305,12 @@ def card_summary(card: ModelCard, params: Params) -> dict:
         parts.append(f"beats {', '.join(by(b) for b in beaten)}")
     if not_beaten:
         parts.append(f"does not beat {', '.join(by(b) for b in not_beaten)}")
-    statement = (f"{'; '.join(parts) or 'has no baseline comparison'} on development origins {_span(development)} "
+    statement = (f"{'; '.join(parts) or 'has no baseline comparison'} on development origins "
+                 f"{_span(development)} "
                  f"(product model minus baseline, {level:.0%} block bootstrap); holdout origins "
                  f"{_span(holdout)} are reported on the results page, never chosen on")
-    return {"calibration": card.calibration, "interval": card.interval, "conformal_level": card.conformal_level,
+    return {"calibration": card.calibration, "interval": card.interval,
+            "conformal_level": card.conformal_level,
             "n_members": card.n_members, "target": card.target, "horizon_years": card.horizon_years,
             "development_origins": development, "holdout_origins": holdout, "metric": metric,
             "beats": beaten, "baselines": baselines, "statement": statement[0].upper() + statement[1:] + "."}

@@ -117,9 +117,9 @@ def create_app(params: Params, paths: PathsParams, *, base_dir: Path | None = No
     app = FastAPIOffline(
         title="nexus scoring service", version="1",
         description=("Risk scores for the trafficking–corruption nexus from the registered champion model: "
-                     "the calibrated probability the backtest measured, its Venn-Abers interval and conformal "
-                     "set; their SHAP explanations; and reviewers' sign-offs. `/v1/models` says which baselines "
-                     "the served version beats on the development origins. Authenticate with "
+                     "the calibrated probability the backtest measured, its Venn-Abers interval and "
+                     "conformal set; their SHAP explanations; and reviewers' sign-offs. `/v1/models` says "
+                     "which baselines the served version beats on the development origins. Authenticate with "
                      "`Authorization: Bearer <token>`; roles: " +
                      "; ".join(f"**{r}**: {', '.join(sorted(p))}" for r, p in PERMISSIONS.items()) + "."),
         lifespan=lifespan, swagger_ui_parameters={"persistAuthorization": True},

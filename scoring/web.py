@@ -58,8 +58,8 @@ def interval_sentence(item: dict, card) -> str | None:
                 "neither": " (empty: unlike the calibration cases of either outcome)"}.get(label, "")
         if label in ("yes", "no"):  # Mondrian sets: an outcome is ruled out by the scores of its own cases
             out, side = (negative, "above") if label == "yes" else (positive, "below")
-            note = (f" ({out} is ruled out: the score is {side} that of {level} of the calibration cases with "
-                    f"the same current status that ended {out})")
+            note = (f" ({out} is ruled out: the score is {side} that of {level} of the calibration cases "
+                    f"with the same current status that ended {out})")
         text += f"; the {level} conformal set is {{{', '.join(conformal['outcomes'])}}}{note}"
     return text + "."
 

@@ -75,15 +75,28 @@ class Calibrator:
 IDENTITY = Calibrator("none")
 
 
-def venn_abers(p_cal, y_cal, p_raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(point, p0, p1) of the inductive Venn-Abers predictor on calibration pairs (p_cal, y_cal)."""
+_FITTED: dict[str, object] = {}   # calibration pairs' digest → fitted VennAbers (a served model reuses it)
+
+
+def _fitted_venn_abers(p_cal: np.ndarray, y_cal: np.ndarray):
+    import hashlib
+
     from venn_abers import VennAbers
 
+    key = hashlib.sha256(p_cal.tobytes() + y_cal.tobytes()).hexdigest()
+    if key not in _FITTED:
+        if len(_FITTED) > 64:
+            _FITTED.clear()
+        _FITTED[key] = VennAbers().fit(np.c_[1 - p_cal, p_cal], y_cal)
+    return _FITTED[key]
+
+
+def venn_abers(p_cal, y_cal, p_raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(point, p0, p1) of the inductive Venn-Abers predictor on calibration pairs (p_cal, y_cal)."""
     p_cal, y_cal, p_raw = np.asarray(p_cal, float), np.asarray(y_cal, int), np.asarray(p_raw, float)
     if len(p_raw) == 0:
         return (np.empty(0),) * 3
-    va = VennAbers().fit(np.c_[1 - p_cal, p_cal], y_cal)
-    point, p01 = va.predict_proba(np.c_[1 - p_raw, p_raw])
+    point, p01 = _fitted_venn_abers(p_cal, y_cal).predict_proba(np.c_[1 - p_raw, p_raw])
     return point[:, 1], p01[:, 0], p01[:, 1]
 
 

@@ -66,7 +66,8 @@ def beats_persistence(paths: PathsParams, model_name: str, version: str) -> tupl
     parts = [f"{m} {v['diff']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}]" for m, v in entry.items()
              if isinstance(v, dict)]
     verdict = "beats" if entry["beats"] else "does not beat"
-    return bool(entry["beats"]), f"{verdict} persistence on development origins {span}: " + "; ".join(parts)
+    return bool(entry["beats"]), (f"{verdict} persistence on development origins {span} (differences "
+                                  "challenger − persistence, 90% block bootstrap): " + "; ".join(parts))
 
 
 def judge(params: Params, paths: PathsParams, challenger_run: str, champion_run: str,

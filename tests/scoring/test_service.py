@@ -36,8 +36,8 @@ def test_one_score_matches_the_stored_artifact_with_provenance(service, stored, 
     assert body["probability"] == pytest.approx(float(row["probability"]))
     assert body["band"] == row["band"] and body["coverage"] == pytest.approx(row["coverage"])
     interval = body["interval"]  # the served Venn-Abers [p0, p1], never null for a model that has one
-    assert interval == {"low": pytest.approx(row["probability_low"]), "high": pytest.approx(row["probability_high"]),
-                        "method": "venn_abers", "level": None}
+    assert interval == {"low": pytest.approx(row["probability_low"]),
+                        "high": pytest.approx(row["probability_high"]), "method": "venn_abers", "level": None}
     assert 0 <= interval["low"] <= interval["high"] <= 1
     conformal = body["conformal_set"]
     assert conformal["label"] == row["conformal_set"] and conformal["level"] == row["conformal_level"]
@@ -59,7 +59,8 @@ def test_every_score_of_a_year_carries_its_interval_as_it_really_holds(service, 
     assert all(s["interval"]["low"] <= s["interval"]["high"] for s in body["scores"])
     calibration = {s["provenance"]["calibration"] for s in body["scores"]}
     assert calibration == set(scores["calibration"]) and len(calibration) == 1
-    inside = [s["interval"]["low"] - 1e-9 <= s["probability"] <= s["interval"]["high"] + 1e-9 for s in body["scores"]]
+    inside = [s["interval"]["low"] - 1e-9 <= s["probability"] <= s["interval"]["high"] + 1e-9
+              for s in body["scores"]]
     if calibration == {"venn_abers"}:
         assert sum(inside) >= 0.95 * len(inside)  # all but rows clipped to the log-loss floor
     year = scores.xs(latest_year, level="year")
@@ -265,12 +266,13 @@ def test_reviewer_page_states_the_card_and_what_the_interval_means(service, pipe
     origins = card.folds["origins"]
     for text in (page, ranked):  # the header of every page
         assert f"calibration: {card.calibration}" in text and f"{card.n_members} boosters" in text
-        assert "Beats " in text and "persistence" in text and f"development origins {origins[0]}–{origins[-1]}" in text
+        assert "Beats " in text and "persistence" in text
+        assert f"development origins {origins[0]}–{origins[-1]}" in text
         assert "results page" in text
     low, high = score["interval"]["low"], score["interval"]["high"]
     assert f"{low:.2f}–{high:.2f}" in page
-    sentence = (f"Venn-Abers interval: the calibration data are consistent with any probability from {low:.2f} "
-                f"to {high:.2f}")
+    sentence = ("Venn-Abers interval: the calibration data are consistent with any probability from "
+                f"{low:.2f} to {high:.2f}")
     assert sentence in page
     outcomes = ", ".join(score["conformal_set"]["outcomes"])
     assert f"the {score['conformal_set']['level']:.0%} conformal set is {{{outcomes}}}" in page

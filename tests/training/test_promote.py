@@ -134,5 +134,5 @@ def test_the_cli_prints_the_comparison_and_exits_non_zero_on_refusal(lab, small_
     result = CliRunner().invoke(app, [*args, "promote", versions["weak"]])
     assert isinstance(result.exception, NexusError)
     assert "promotion refused" in str(result.exception)
-    assert "difference" in result.output and "log_loss" in result.output
+    assert "persistence" in result.output and "log_loss" in result.output
     assert str(_champion(lab).version) == versions["default"]

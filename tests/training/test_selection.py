@@ -22,7 +22,10 @@ def test_independent_sources_drop_the_index_its_inputs_and_siblings(small_featur
     assert not dependent_sources(catalog) & {"press_freedom", "border_crossings", "procurement_signals"}
     params, _ = small_params(tmp_path, {"training.independent_sources_only": True})
     chosen = select_features(catalog, params.training)
-    assert {catalog[c]["source"] for c in chosen} == {"press_freedom", "border_crossings",
+    from training.targets import PLACEMENT_FEATURES
+
+    assert set(PLACEMENT_FEATURES) <= set(chosen)   # the product model reads the current placement
+    assert {catalog[c]["source"] for c in chosen if c not in PLACEMENT_FEATURES} == {"press_freedom", "border_crossings",
                                                       "procurement_signals"}
 
 
