@@ -153,7 +153,8 @@ def train(force: bool = typer.Option(False, help="retrain even if up to date")):
 
 
 def _train(params, paths, build, force=False):
-    from training.train import pooled_table, train as run_training
+    from training.train import pooled_table
+    from training.train import train as run_training
 
     result = run_training(params, paths, build, force=force, progress=_progress)
     m = result.metrics
@@ -312,6 +313,7 @@ def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
 
 # Subcommands that live with their stage (one line each; keep this block sorted).
 from experiments.cli import experiment_app, promote_command, tune_command  # noqa: E402
+
 app.add_typer(experiment_app, name="experiment")
 app.command("promote")(promote_command)
 app.command("tune")(tune_command)

@@ -8,7 +8,6 @@ fitted values, not forecasts, and the backtest (not these) is the measure of ski
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

@@ -28,7 +28,12 @@ import pandas as pd
 
 from nexus.config import TrainingParams
 from nexus.errors import ConfigError
-from training.baselines import BaseRateClassifier, PersistenceClassifier, SameAsNowClassifier, corruption_index_logistic
+from training.baselines import (
+    BaseRateClassifier,
+    PersistenceClassifier,
+    SameAsNowClassifier,
+    corruption_index_logistic,
+)
 from training.calibration import fit_calibrator, fit_conformal, venn_abers
 from training.metrics import score_metrics
 from training.model import RiskModel

@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from training.calibration import IDENTITY, Calibrator, ConformalSets, fit_calibrator, fit_conformal, venn_abers
+from training.calibration import (
+    IDENTITY,
+    Calibrator,
+    ConformalSets,
+    fit_calibrator,
+    fit_conformal,
+    venn_abers,
+)
 
 CARD_FILE = "risk_model.json"
 INTERVAL_METHOD = "venn_abers"

@@ -67,7 +67,9 @@ def test_real_slice_backtests_on_real_tiers_registers_and_scores(tmp_path, share
 def test_results_page_is_regenerated_byte_for_byte_by_one_command(tmp_path, shared_data):
     """`nexus results` on a real slice: every variant and horizon, holdout first, same bytes after --force."""
     origins = {"first_origin": 2011, "last_origin": 2015, "holdout_first_origin": 2013}
-    page_slice = SLICE | {"training.backtest": origins, "training.ensemble.n_members": 2}
+    sources = [*SLICE["features.sources"], "gdp_per_capita"]  # the independent variant needs a covered source
+    page_slice = SLICE | {"features.sources": sources, "training.backtest": origins,
+                          "training.ensemble.n_members": 2}
     sets = []
     for key, value in page_slice.items():
         sets += ["--set", f"{key}={value!r}".replace("'", "")]

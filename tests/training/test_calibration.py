@@ -1,6 +1,5 @@
 """Calibration, ECE and conformal sets on data whose answer is known by construction."""
 
-import json
 
 import numpy as np
 import pytest
