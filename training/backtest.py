@@ -51,7 +51,7 @@ class Backtest:
     """Out-of-sample forecasts, the product model's SHAP values on them, and the calibration chosen."""
 
     predictions: pd.DataFrame  # COLUMNS: every model, every scored origin
-    shap: pd.DataFrame         # iso3, year, origin, one column per feature (log-odds; NaN = not used then)
+    shap: pd.DataFrame         # iso3, year, origin, one column per feature (log-odds; 0 where not used then)
     history: pd.DataFrame      # raw product-model forecasts of every origin, warm-up included
     calibration_method: str    # the method serving (chosen on development origins when `auto`)
     calibration_choice: dict = field(default_factory=dict)  # candidate → development log loss
@@ -155,6 +155,8 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         predictions[c] = predictions[c].astype("boolean") if c in predictions else pd.array(
             [pd.NA] * len(predictions), dtype="boolean")
     shap = pd.concat(shap_rows, ignore_index=True)
+    unused = [c for c in shap.columns if c not in KEYS]
+    shap[unused] = shap[unused].fillna(0.0).astype("float32")   # a feature not used at an origin contributed 0
     return Backtest(predictions=predictions[COLUMNS], shap=shap, history=raw, calibration_method=method,
                     calibration_choice=choice, features_by_origin=used)
 
