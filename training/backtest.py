@@ -38,6 +38,7 @@ from training.calibration import fit_calibrator, fit_conformal, venn_abers
 from training.metrics import score_metrics
 from training.model import RiskModel
 from training.splits import RollingOriginByYear
+from training.targets import PLACEMENT_FEATURES
 
 MODEL = "xgboost"
 KEYS = ["iso3", "year", "origin"]
@@ -89,11 +90,15 @@ def first_fitted_origin(params: TrainingParams) -> int:
 
 
 def available_features(rows: pd.DataFrame, features: list[str], min_share: float) -> list[str]:
-    """Features observed in at least `min_share` of `rows` (the year being forecast)."""
+    """Features observed in at least `min_share` of `rows` (the year being forecast).
+
+    The current placement is exempt: its gaps are declared, not stopped series (an inferred
+    Tier 1/2 government has no ordinal tier, and `current_listed` still says it is unlisted).
+    """
     if rows.empty:
         return list(features)
     share = rows[features].notna().mean()
-    return [f for f in features if share[f] >= min_share and share[f] > 0]
+    return [f for f in features if f in PLACEMENT_FEATURES or (share[f] >= min_share and share[f] > 0)]
 
 
 def backtest(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,
@@ -130,8 +135,9 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         explanation = model.explain(test[cols])
         shap_rows.append(pd.concat([keys[KEYS], pd.DataFrame(explanation.values.astype("float32"), columns=cols)],
                                    axis=1))
+        inputs = cols + [c for c in (*features, *extra) if c in (*STATUS, "cpi_score") and c not in cols]
         for name, factory in factories.items():
-            Xb = labelled[cols + extra]
+            Xb = labelled[inputs]
             baseline = factory().fit(Xb.iloc[train_idx], y[train_idx])
             p = baseline.predict_proba(Xb.iloc[test_idx])[:, 1]
             out.append(keys.assign(model=name, p=p, p_raw=p))
