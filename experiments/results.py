@@ -252,14 +252,14 @@ def variant_params(params, variant: Variant, horizon: int, panel_sources: set[st
 
 def command_line(params_path: Path, raw: Path | None, overrides: Sequence[str] = ()) -> str:
     """The command as the page shows it: the params file by name, raw relative to it, no path overrides."""
-    base = Path(params_path).resolve().parent
+    base = Path(os.path.abspath(params_path)).parent   # abspath, not resolve: a linked ../shared stays as named
     parts = ["nexus", "--params", Path(params_path).name]
     for text in overrides:
         if not text.split("=", 1)[0].strip().startswith("paths."):
             parts += ["--set", shlex.quote(text)]
     parts.append("results")
     if raw is not None:
-        parts += ["--raw", os.path.relpath(Path(raw).resolve(), base)]
+        parts += ["--raw", os.path.relpath(os.path.abspath(raw), base)]
     return " ".join(parts)
 
 
