@@ -120,6 +120,10 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         scored = origin >= params.backtest.first_origin
         test = labelled.iloc[test_idx]
         cols = available_features(test, features, params.ensemble.min_feature_coverage)
+        if not cols:
+            raise ConfigError("params", "training.ensemble.min_feature_coverage",
+                              f"no feature is observed in {params.ensemble.min_feature_coverage:.0%} of the rows of "
+                              f"origin {origin}: nothing to fit (lower it, or add sources)")
         used[origin] = cols
         step(f"origin {origin}{'' if scored else ' (calibration warm-up)'}"
              f"{' (holdout)' if origin >= holdout_first else ''}: train {len(train_idx)} rows, "
