@@ -87,8 +87,8 @@ def bootstrap_intervals(predictions: pd.DataFrame, k: int, n_resamples: int, lev
 
 
 def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int, n_resamples: int,
-                      level: float, seed: int) -> tuple[float, float, float]:
-    """metric(a) − metric(b) on identical rows, with a country-bootstrap interval."""
+                      level: float, seed: int, *, block: bool = False) -> tuple[float, float, float]:
+    """metric(a) − metric(b) on identical rows, with a country (or country × origin) bootstrap interval."""
     keys = ["iso3", "year", "origin"]
     m = a[keys + ["y", "p"]].merge(b[keys + ["p"]], on=keys, suffixes=("_a", "_b"), validate="one_to_one")
     if len(m) != len(a) or len(m) != len(b):
@@ -99,7 +99,10 @@ def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int, n_r
         a_, b_ = score_metrics(y[idx], pa[idx], o[idx], k), score_metrics(y[idx], pb[idx], o[idx], k)
         return a_[metric] - b_[metric]
 
-    draws = [diff(idx) for idx in _country_resamples(m["iso3"].to_numpy(), n_resamples, seed)]
+    iso3 = m["iso3"].to_numpy()
+    resamples = (_block_resamples(iso3, o, n_resamples, seed) if block
+                 else _country_resamples(iso3, n_resamples, seed))
+    draws = [diff(idx) for idx in resamples if len(idx)]
     return (diff(np.arange(len(m))), *_interval(draws, level))
 
 
@@ -224,30 +227,7 @@ def _block_resamples(iso3: np.ndarray, origin: np.ndarray, n_resamples: int, see
         yield np.repeat(np.arange(len(iso3)), reps)
 
 
-def block_bootstrap_intervals(predictions: pd.DataFrame, k: int, n_resamples: int, level: float,
-                              seed: int) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of each pooled metric under the country × origin block bootstrap."""
-    y, p, o = (predictions[c].to_numpy() for c in ("y", "p", "origin"))
-    draws = {m: [] for m in METRICS}
-    for idx in _block_resamples(predictions["iso3"].to_numpy(), o, n_resamples, seed):
-        if len(idx) == 0:
-            continue
-        for m, v in score_metrics(y[idx], p[idx], o[idx], k).items():
-            draws[m].append(v)
-    return {m: _interval(v, level) for m, v in draws.items()}
-
-
 def paired_block_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int, n_resamples: int,
                             level: float, seed: int) -> tuple[float, float, float]:
     """metric(a) − metric(b) on identical rows, with a country × origin block-bootstrap interval."""
-    keys = ["iso3", "year", "origin"]
-    m = a[keys + ["y", "p"]].merge(b[keys + ["p"]], on=keys, suffixes=("_a", "_b"), validate="one_to_one")
-    if len(m) != len(a) or len(m) != len(b):
-        raise ValueError("the two prediction sets do not cover identical rows")
-    y, pa, pb, o = (m[c].to_numpy() for c in ("y", "p_a", "p_b", "origin"))
-
-    def diff(idx):
-        return score_metrics(y[idx], pa[idx], o[idx], k)[metric] - score_metrics(y[idx], pb[idx], o[idx], k)[metric]
-
-    draws = [diff(idx) for idx in _block_resamples(m["iso3"].to_numpy(), o, n_resamples, seed) if len(idx)]
-    return (diff(np.arange(len(m))), *_interval(draws, level))
+    return paired_difference(a, b, metric, k, n_resamples, level, seed, block=True)
