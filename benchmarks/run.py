@@ -31,14 +31,14 @@ def log(msg: str) -> None:
 
 
 def _generator_hash() -> str:
-    code = b"".join((REPO / "features" / f).read_bytes() for f in ("synthetic.py", "synthetic_events.py"))
+    code = b"".join(p.read_bytes() for p in sorted((REPO / "features" / "synthetic").glob("*.py")))
     return hashlib.sha256(code).hexdigest()[:12]
 
 
 def ensure_tables(data: Path, table: str, scale: int, countries: int, seed: int = 20240501) -> dict:
     """Generate one event table of the default world's shape at `scale` (reused when unchanged)."""
-    from features.synthetic import simulate
-    from features.synthetic_events import EventVolumes, write_event_tables
+    from features.synthetic.events import EventVolumes, write_event_tables
+    from features.synthetic.latent import simulate
 
     folder = data / f"{table}-s{scale}-c{countries}"
     marker = folder / "ready.json"
@@ -131,17 +131,51 @@ def bench_bids(data: Path, scales: list[int], countries: int, repeat: int) -> li
     return results
 
 
+OCDS_CONTESTANTS = {"ours": "ocds-ours", "reference": "ocds-duckdb", "cardinal": "ocds-cardinal", "json": "ocds-json",
+                    "python": "ocds-python"}
+PYTHON_ENGINE_MAX_PROCESSES = 200_000  # the reference engine (~10k processes/s) is timed on the small file only
+
+
+def rounds(contestants: dict[str, list[str]], repeat: int) -> dict:
+    """Contestants alternated A B C … A B C …, `repeat` rounds; medians per contestant, and ours ÷ each."""
+    runs: dict[str, list] = {who: [] for who in contestants}
+    for _ in range(repeat):
+        for who, args in contestants.items():
+            result = run_measured(args)
+            if result["returncode"] != 0:
+                raise RuntimeError(f"{who} failed: {result['stderr'][-2000:]}")
+            runs[who].append(result)
+    out: dict = {}
+    for who, rs in runs.items():
+        out[who] = {"seconds": _stats([r["report"]["seconds"] for r in rs]),
+                    "wall_s": _stats([r["wall_s"] for r in rs]),
+                    "processes_per_s": _stats([r["report"]["processes_per_s"] for r in rs]),
+                    "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "max_rss_mb": max(r["max_rss_mb"] for r in rs),
+                    "report": rs[-1]["report"]}
+    ours = out["ours"]["seconds"]
+    out["ratios_median"] = {who: ours["median"] / out[who]["seconds"]["median"] for who in runs if who != "ours"}
+    out["ratio_median"] = out["ratios_median"]["reference"]
+    out["ratio_min"] = ours["min"] / out["reference"]["seconds"]["min"]
+    return out
+
+
 def bench_ocds(data: Path, scale: int, countries: int, repeat: int) -> dict:
+    """Ours (columnar), DuckDB's two shares, the Rust and stdlib parse floors (and, on small files, the
+    reference Python engine) on one OCDS file, alternated; ours is checked against DuckDB's shares."""
     info = ensure_tables(data, "ocds", scale, countries)
     log(f"OCDS: {info['rows']:,} processes, {info['bytes'] / 2**20:.0f} MB")
-    ours_out, ref_out = data / f"ocds-ours-{scale}.parquet", data / f"ocds-ref-{scale}.parquet"
-    sbs = side_by_side(["ocds-ours", info["path"], str(ours_out)], ["ocds-duckdb", info["path"], str(ref_out)], 1,
-                       ref_repeat=repeat)
-    sbs["equality"] = compare(ours_out, ref_out, {"procurement_single_bid_share": "single_bid_share",
-                                                  "procurement_short_period_share": "short_period_share"})
-    log(f"  ours {sbs['ours']['report']['processes_per_s']:,.0f} processes/s vs DuckDB "
-        f"{sbs['reference']['report']['processes_per_s']:,.0f}/s; equal: {sbs['equality']['equal']}")
-    return {"scale": scale, "processes": info["rows"], "input_mb": info["bytes"] / 2**20, **sbs}
+    outputs = {who: data / f"ocds-{who}-{scale}.{'json' if who in ('cardinal', 'json') else 'parquet'}"
+               for who in OCDS_CONTESTANTS}
+    contestants = {who: [task, info["path"], str(outputs[who])] for who, task in OCDS_CONTESTANTS.items()
+                   if who != "python" or info["rows"] <= PYTHON_ENGINE_MAX_PROCESSES}
+    sbs = rounds(contestants, repeat)
+    sbs["equality"] = compare(outputs["ours"], outputs["reference"],
+                              {"procurement_single_bid_share": "single_bid_share",
+                               "procurement_short_period_share": "short_period_share"})
+    speeds = ", ".join(f"{who} {sbs[who]['processes_per_s']['median']:,.0f}/s" for who in contestants)
+    log(f"  processes/s (medians): {speeds}; equal: {sbs['equality']['equal']}")
+    return {"scale": scale, "processes": info["rows"], "input_mb": info["bytes"] / 2**20,
+            "load_average": os.getloadavg(), **sbs}
 
 
 def bench_models(data: Path, repeat: int, world_set: list[str]) -> dict:
@@ -221,7 +255,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="where inputs are generated (never the repo)")
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     ap.add_argument("--bids-scales", default="4,36", help="world scales of the bid tables (≈1.1M and ≈10.1M rows)")
-    ap.add_argument("--ocds-scale", type=int, default=18, help="world scale of the OCDS file (≈1.06M processes)")
+    ap.add_argument("--ocds-scales", default="1,18", help="world scales of the OCDS files (≈58.7k and ≈1.06M processes)")
+    ap.add_argument("--ocds-scale", type=int, default=None, help="one OCDS scale only (overrides --ocds-scales)")
     ap.add_argument("--countries", type=int, default=150, help="countries of the generated event tables")
     ap.add_argument("--repeat", type=int, default=3, help="runs per contestant (the OCDS builder runs once)")
     ap.add_argument("--set", dest="world_set", action="append", default=[],
@@ -253,8 +288,10 @@ def main(argv: list[str] | None = None) -> dict:
     if "bids" in only:
         results["bids"] = bench_bids(args.data, [int(s) for s in args.bids_scales.split(",")], args.countries,
                                      args.repeat)
+    ocds_scales = [args.ocds_scale] if args.ocds_scale else [int(x) for x in args.ocds_scales.split(",")]
     if "ocds" in only:
-        results["ocds"] = bench_ocds(args.data, args.ocds_scale, args.countries, args.repeat)
+        runs = [bench_ocds(args.data, scale, args.countries, args.repeat) for scale in ocds_scales]
+        results["ocds"] = {**runs[-1], "scales": runs}
     if "models" in only:
         results["models"] = bench_models(args.data, args.repeat, args.world_set)
     if "run" in only:
@@ -271,7 +308,7 @@ def main(argv: list[str] | None = None) -> dict:
         from benchmarks.report import profile_summary
 
         prof = args.data / "ocds.prof"
-        sample = run_measured(["profile-ocds", ensure_tables(args.data, "ocds", args.ocds_scale, args.countries)["path"],
+        sample = run_measured(["profile-ocds", ensure_tables(args.data, "ocds", max(ocds_scales), args.countries)["path"],
                                str(prof), "20000"])
         results["ocds"]["profile"] = profile_summary(prof) | {"sample_processes": sample["report"]["processes"]}
     results["machine"]["load_average_end"] = os.getloadavg()

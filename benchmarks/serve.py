@@ -208,9 +208,9 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from features.panel import load_panel
     from nexus.config import load_params
-    from scoring.db import make_engine
     from scoring.score import find_score_dir, load_scores
-    from scoring.tokens import TokenStore
+    from service.db import make_engine
+    from service.tokens import TokenStore
     from training import registry
     from training.targets import add_targets
 

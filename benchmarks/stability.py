@@ -49,7 +49,7 @@ def synthetic_panel(params_path: Path, data: Path) -> tuple[object, Path]:
                     w.crossing_events_per_country_year, w.processes_per_country_year, scale=w.scale,
                     court_cases_per_country_year=w.court_cases_per_country_year,
                     press_incidents_per_country_year=w.press_incidents_per_country_year)
-    build = build_features(params.features, paths.raw, paths.artifacts, progress=log)
+    build = build_features(params.features, params.dask, paths.raw, paths.artifacts, progress=log)
     return params, build.directory
 
 
@@ -60,7 +60,7 @@ def real_panel(params_path: Path, raw: Path, data: Path) -> tuple[object, Path]:
 
     params = load_params(params_path, {"paths.raw": str(raw), "paths.artifacts": str(data / "real")})
     paths = params.resolved_paths(params_path.parent)
-    build = build_features(params.features, paths.raw, paths.artifacts, progress=log)
+    build = build_features(params.features, params.dask, paths.raw, paths.artifacts, progress=log)
     return params, build.directory
 
 

@@ -22,11 +22,12 @@ def _emit(**report) -> None:
 
 
 def bids_ours(folder: str, out: str) -> None:
+    from features.build_context import BuildContext
     from features.sources.procurement_bids import aggregate_bids
 
     files = sorted(Path(folder).rglob("*.parquet"))
     t = time.perf_counter()
-    frame = aggregate_bids(files)
+    frame = aggregate_bids(files, BuildContext.for_policy("refuse"))
     seconds = time.perf_counter() - t
     frame.drop(columns=["_row", "_file"]).to_parquet(out)
     _emit(seconds=seconds, rows=len(frame))
@@ -45,18 +46,52 @@ def bids_duckdb(folder: str, out: str) -> None:
     _emit(seconds=seconds, rows=len(frame))
 
 
-def ocds_ours(path: str, out: str) -> None:
-    from features.event_tables import bad_input_policy
+def ocds_ours(path: str, out: str, engine: str = "columnar") -> None:
+    """The procurement_signals builder (all 11 indicators, country-year aggregates) on one file."""
+    from features.build_context import BuildContext
     from features.registry import get_source
 
     source = get_source("procurement_signals")
     t = time.perf_counter()
-    with bad_input_policy("refuse") as quality:
-        frame = source.build({"releases": [Path(path)]})
+    context = BuildContext.for_policy("refuse", ocds_engine=engine)
+    frame = source.build({"releases": [Path(path)]}, context)
+    quality = context.quality
     seconds = time.perf_counter() - t
     frame.drop(columns=["_row", "_file"]).to_parquet(out)
     processes = sum(r.kept for r in quality.tables["ocds"])
     _emit(seconds=seconds, rows=len(frame), processes=processes, processes_per_s=processes / seconds)
+
+
+def ocds_python(path: str, out: str) -> None:
+    """The reference engine (the line-for-line Cardinal port on json.loads)."""
+    ocds_ours(path, out, "python")
+
+
+def ocds_cardinal(path: str, out: str) -> None:
+    """The Rust parse floor: ocdscardinal.coverage (a walk over every JSON node) on one thread."""
+    os.environ["RAYON_NUM_THREADS"] = "1"  # read when Cardinal's thread pool starts, i.e. at the first call
+    import ocdscardinal
+
+    t = time.perf_counter()
+    coverage = ocdscardinal.coverage(path)
+    seconds = time.perf_counter() - t
+    Path(out).write_text(json.dumps(coverage))
+    processes = int(coverage.get("", 0))
+    _emit(seconds=seconds, processes=processes, processes_per_s=processes / seconds)
+
+
+def ocds_json(path: str, out: str) -> None:
+    """The stdlib floor: json.loads over every line, nothing kept."""
+    t = time.perf_counter()
+    processes = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                json.loads(line)
+                processes += 1
+    seconds = time.perf_counter() - t
+    Path(out).write_text(json.dumps({"processes": processes}))
+    _emit(seconds=seconds, processes=processes, processes_per_s=processes / seconds)
 
 
 def ocds_duckdb(path: str, out: str) -> None:
@@ -87,7 +122,7 @@ def _default_pipeline(root: str, overrides: list[str]):
         w = params.world
         write_world(paths.raw, params.seed, w.n_countries, w.first_year, w.last_year,
                     w.crossing_events_per_country_year, w.processes_per_country_year)
-    build = build_features(params.features, paths.raw, paths.artifacts)
+    build = build_features(params.features, params.dask, paths.raw, paths.artifacts)
     panel, catalog, _ = load_panel(build.directory)
     return params, panel, catalog
 
@@ -175,7 +210,10 @@ def profile_run(workdir: str, out: str) -> None:
 
     os.chdir(workdir)
     sys.argv = ["nexus", "--params", str(Path(workdir) / "params.yaml"), "run"]
-    from nexus.cli import cli
+    from importlib.metadata import entry_points
+
+    (cli_entry,) = entry_points(group="console_scripts", name="nexus")  # the installed command, as users run it
+    cli = cli_entry.load()
 
     profiler = cProfile.Profile()
     profiler.enable()
@@ -192,13 +230,14 @@ def profile_bids(folder: str, out: str) -> None:
     """Where ours spends its time at this size: per-query DuckDB time and the Python around it."""
     import cProfile
 
+    from features.build_context import BuildContext
     from features.sources.procurement_bids import aggregate_bids
 
     files = sorted(Path(folder).rglob("*.parquet"))
     profiler = cProfile.Profile()
     t = time.perf_counter()
     profiler.enable()
-    aggregate_bids(files)
+    aggregate_bids(files, BuildContext.for_policy("refuse"))
     profiler.disable()
     profiler.dump_stats(out)
     _emit(seconds=time.perf_counter() - t)
@@ -209,7 +248,7 @@ def profile_ocds(path: str, out: str, lines: str = "30000") -> None:
     import cProfile
     import tempfile
 
-    from features.event_tables import partition_executor
+    from features.build_context import BuildContext
     from features.registry import get_source
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,15 +261,17 @@ def profile_ocds(path: str, out: str, lines: str = "30000") -> None:
                 dst.write(line)
         profiler = cProfile.Profile()
         t = time.perf_counter()
-        with partition_executor(lambda fn, items: [fn(item) for item in items]):
-            profiler.enable()
-            get_source("procurement_signals").build({"releases": [sample]})
-            profiler.disable()
+        in_process = BuildContext.for_policy("refuse",
+                                             partition_map=lambda fn, items: [fn(item) for item in items])
+        profiler.enable()
+        get_source("procurement_signals").build({"releases": [sample]}, in_process)
+        profiler.disable()
         profiler.dump_stats(out)
     _emit(seconds=time.perf_counter() - t, processes=int(lines))
 
 
 TASKS = {"bids-ours": bids_ours, "bids-duckdb": bids_duckdb, "ocds-ours": ocds_ours, "ocds-duckdb": ocds_duckdb,
+         "ocds-python": ocds_python, "ocds-cardinal": ocds_cardinal, "ocds-json": ocds_json,
          "models": models, "profile-run": profile_run, "profile-bids": profile_bids, "profile-ocds": profile_ocds}
 
 if __name__ == "__main__":

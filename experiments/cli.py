@@ -1,13 +1,21 @@
-"""`nexus experiment list|run|compare`, `nexus tune` and `nexus promote`: thin commands over library calls.
+"""`nexus run`, `nexus results`, `nexus experiment list|run|compare`, `nexus tune` and `nexus promote`.
 
-Registered in nexus/cli.py; the params and the progress printer come from there, imported lazily.
+The top floor's commands: each chains or compares the stages below it, as thin commands over
+library calls. The params and the progress printer come from `nexus.console`.
 """
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
+from nexus.console import current_params, load_with_raw, progress, session
+
+app = typer.Typer(add_completion=False)
 experiment_app = typer.Typer(no_args_is_help=True, help="Declared experiments: experiments/<name>.yaml.")
+app.add_typer(experiment_app, name="experiment")
 
 NAMES_HELP = "experiment names (see 'nexus experiment list')"
 REFERENCE_HELP = "experiment the others are paired with (default: baseline, or a lone name's compare_to)"
@@ -15,10 +23,60 @@ TRIALS_HELP = "finished trials the study should hold (default tuning.n_trials); 
 
 
 def _context():
-    from nexus.cli import current_params, progress
-
     params, paths = current_params()
     return params, paths, progress
+
+
+@app.command()
+def run(force: bool = typer.Option(False, help="rebuild every stage"),
+        raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (overrides paths.raw)")):
+    """The whole chain: (synthetic world, if world.generate) → features → train → score → explain."""
+    from features.cli import build_and_report, write_world_once
+    from scoring.cli import print_explanation, score_and_report
+    from scoring.score import load_scores
+    from training.cli import train_and_report
+
+    params, paths = load_with_raw(raw)
+    timings = {}
+    t0 = time.perf_counter()
+    if params.world.generate:
+        write_world_once(params, paths, force)
+    timings["world"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    build = build_and_report(params, paths, force)
+    timings["features"] = time.perf_counter() - t
+    t = time.perf_counter()
+    result = train_and_report(params, paths, build, force)
+    timings["train"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scored = score_and_report(params, paths, version=result.metrics["model_version"], force=force)
+    timings["score"] = time.perf_counter() - t
+    scores, *_ = load_scores(scored.directory)
+    latest = int(scores["year"].max())
+    top = scores[scores["year"] == latest].sort_values("probability", ascending=False).iloc[0]
+    t = time.perf_counter()
+    print_explanation(params, scored, top["iso3"], latest, None)
+    timings["explain"] = time.perf_counter() - t
+    total = time.perf_counter() - t0
+    typer.echo("")
+    typer.echo(f"scores:      {scored.directory / 'scores.csv'}  (and scores.parquet, shap_values.parquet)")
+    typer.echo(f"backtest:    {result.directory / 'metrics.json'}  plots in {result.directory / 'plots'}")
+    typer.echo(f"MLflow:      mlflow ui --backend-store-uri {paths.tracking_uri}")
+    typer.echo("timings:     " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + f"; total {total:.1f}s")
+
+
+@app.command()
+def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
+            out: Path = typer.Option(Path("docs/results.md"), help="the page (results_coverage.csv beside)"),
+            force: bool = typer.Option(False, help="rebuild every stage")):
+    """Train every variant and horizon, score, and write the results page (experiments/results/)."""
+    from experiments.results import command_line, write_results
+
+    params, paths = load_with_raw(raw)
+    s = session()
+    page = write_results(params, paths, out, command=command_line(s.params_path, raw, s.overrides),
+                         force=force, progress=progress)
+    typer.echo(f"results: {page}")
 
 
 @experiment_app.command("list")
@@ -80,6 +138,7 @@ def compare_command(names: list[str] = typer.Argument(None, help="experiments (d
                f"{result.directory / 'per_origin_auc.png'}")
 
 
+@app.command("tune")
 def tune_command(trials: int | None = typer.Option(None, "--trials", help=TRIALS_HELP),
                  storage: str | None = typer.Option(None, help="SQLAlchemy URL (paths.optuna_storage)"),
                  study: str | None = typer.Option(None, help="study name (default tuning.study_name)"),
@@ -94,7 +153,7 @@ def tune_command(trials: int | None = typer.Option(None, "--trials", help=TRIALS
     if experiment:
         params = resolve(load_experiment(experiment), params)
         study = study or f"{params.tuning.study_name}-{experiment}"
-    build = build_features(params.features, paths.raw, paths.artifacts, progress=progress)
+    build = build_features(params.features, params.dask, paths.raw, paths.artifacts, progress=progress)
     r = tune(params, paths, build, n_trials=trials, storage=storage, study_name=study, workers=workers,
              progress=progress)
     typer.echo(f"study {r.study_name} ({r.storage}): {r.finished} finished trials; "
@@ -111,6 +170,7 @@ def tune_command(trials: int | None = typer.Option(None, "--trials", help=TRIALS
     typer.echo(f"dashboard: optuna-dashboard {storage or paths.optuna_storage}")
 
 
+@app.command("promote")
 def promote_command(challenger: str = typer.Argument(..., help="model version, run id, or experiment name"),
                     force: bool = typer.Option(False, help="promote even if not earned (needs --reason)"),
                     reason: str | None = typer.Option(None, help="why it is forced (kept on the version)")):

@@ -21,8 +21,9 @@ from experiments.runner import EXPERIMENTS_DIR, list_experiments, load_experimen
 from nexus.config import Params, PathsParams
 from nexus.errors import NexusError
 from nexus.manifest import atomic_write_text, sha256_json, short
-from training.backtest import KEYS, MODEL
+from training.backtest import MODEL
 from training.calibration import expected_calibration_error
+from training.forecasts import FORECAST_KEYS
 from training.metrics import HIGHER_IS_BETTER, METRICS, paired_bootstrap, score_metrics
 from training.runs import (
     RunBacktest,
@@ -97,8 +98,8 @@ def compare_experiments(names: list[str] | None, params: Params, paths: PathsPar
     entries = {n: r.xgb for n, r in runs.items()}
     ref_preds = runs[reference].predictions
     for model in [m for m in ref_preds["model"].unique() if m != MODEL]:
-        rows = ref_preds[ref_preds["model"] == model].sort_values(KEYS, kind="stable").reset_index(drop=True)
-        entries[f"{reference} · {model}"] = rows
+        rows = ref_preds[ref_preds["model"] == model].sort_values(FORECAST_KEYS, kind="stable")
+        entries[f"{reference} · {model}"] = rows.reset_index(drop=True)
     step(f"bootstrapping {len(entries)} forecast sets over countries ({tp.bootstrap.n_resamples} resamples)")
     boot = paired_bootstrap(entries, reference, tp.top_k, tp.bootstrap.n_resamples, tp.bootstrap.level,
                             params.seed)

@@ -102,5 +102,5 @@ def run_experiment(name: str, params: Params, paths: PathsParams, *, force: bool
 
     experiment = load_experiment(name, directory)
     resolved = resolve(experiment, params)
-    build = build_features(resolved.features, paths.raw, paths.artifacts, progress=progress)
+    build = build_features(resolved.features, resolved.dask, paths.raw, paths.artifacts, progress=progress)
     return train(resolved, paths, build, force=force, tags={TAG: name}, progress=progress)

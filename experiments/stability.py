@@ -24,19 +24,18 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from nexus.errors import NexusError
+from training.forecasts import FORECAST_KEYS
 from training.targets import PLACEMENT_FEATURES
-
-KEYS = ["iso3", "year", "origin"]
 
 
 def _aligned(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Rows both explain, and |SHAP| over the union of their features (absent = 0)."""
-    features = sorted((set(a.columns) | set(b.columns)) - set(KEYS))
-    wide = [f.reindex(columns=KEYS + features, fill_value=0.0) for f in (a, b)]
-    m = wide[0].merge(wide[1], on=KEYS, how="inner", suffixes=("_a", "_b"))
+    features = sorted((set(a.columns) | set(b.columns)) - set(FORECAST_KEYS))
+    wide = [f.reindex(columns=FORECAST_KEYS + features, fill_value=0.0) for f in (a, b)]
+    m = wide[0].merge(wide[1], on=FORECAST_KEYS, how="inner", suffixes=("_a", "_b"))
     A = m[[f"{f}_a" for f in features]].to_numpy(float)
     B = m[[f"{f}_b" for f in features]].to_numpy(float)
-    return m[KEYS], np.abs(A), np.abs(B)
+    return m[FORECAST_KEYS], np.abs(A), np.abs(B)
 
 
 def _row_spearman(A: np.ndarray, B: np.ndarray) -> np.ndarray:

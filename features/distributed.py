@@ -2,8 +2,10 @@
 
 Nothing in a builder changes. Every event builder is a map over independent tasks (a
 Parquet partition scanned by DuckDB, a byte range of an OCDS file, one country's releases)
-followed by a small combine of partial sums; `on_dask` hands those maps to a cluster, so the
-features are the same as on one machine (tests/features/test_distributed.py checks it).
+followed by a small combine of partial sums run through the build's context; `on_dask` gives
+a context whose maps run on a cluster, so the features are the same as on one machine
+(tests/features/test_distributed.py checks it). `features.panel.build_features` uses it
+when `params.dask.enabled`.
 `params.dask.scheduler` names a running scheduler (tcp://host:8786); null starts a
 LocalCluster of `n_workers` processes. Workers must see the raw files and a shared temp
 folder (TMPDIR) at the same paths as the client, as on a shared filesystem.
@@ -12,11 +14,11 @@ folder (TMPDIR) at the same paths as the client, as on a shared filesystem.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-from features.event_tables import partition_executor
-from nexus.config import DaskParams, FeaturesParams
+from features.build_context import BuildContext
+from nexus.config import DaskParams
 
 
 @contextlib.contextmanager
@@ -43,24 +45,13 @@ def client_map(client) -> Callable:
 
 
 @contextlib.contextmanager
-def on_dask(params: DaskParams, client=None) -> Iterator[object]:
-    """Within this block every event builder's tasks run on the cluster (a given client, or one
-    made from params); DuckDB in each task uses the worker's threads, not the machine's."""
+def on_dask(params: DaskParams, context: BuildContext, client=None) -> Iterator[BuildContext]:
+    """`context` with every event builder's tasks run on the cluster (a given client, or one made
+    from params, closed on leaving); DuckDB in each task uses the worker's threads, not the machine's."""
     with contextlib.ExitStack() as stack:
         client = client or stack.enter_context(dask_client(params))
-        stack.enter_context(partition_executor(client_map(client),
-                                               threads_per_task=params.threads_per_worker))
-        yield client
-
-
-def build_features(features: FeaturesParams, dask: DaskParams, raw: Path, artifacts: Path, **kwargs):
-    """`features.panel.build_features`, with event tables built on Dask when `dask.enabled`."""
-    from features.panel import build_features as build
-
-    if not dask.enabled:
-        return build(features, raw, artifacts, **kwargs)
-    with on_dask(dask):
-        return build(features, raw, artifacts, **kwargs)
+        yield dataclasses.replace(context, partition_map=client_map(client),
+                                  duckdb_threads=params.threads_per_worker)
 
 
 def train_xgb(client, X, y, xgb_params: dict, num_boost_round: int, npartitions: int = 4):

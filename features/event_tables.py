@@ -10,28 +10,25 @@ Bad input. A partition whose footer cannot be read, or whose columns differ from
 declared ones, is unusable as a whole; a row failing a declared check (negative count, a
 date outside the partition's year, an unknown country) is bad on its own. Under `refuse`
 the first problem stops the build with a SourceDataError naming file, row and problem;
-under `quarantine` bad partitions and rows are left out and counted in a `QualityReport`.
+under `quarantine` bad partitions and rows are left out and counted in a `QualityReport`
+(the policy and the report come with the build's context, features/build_context.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features.build_context import BuildContext, PartitionReport
 from nexus.countries import name_to_iso3
 from nexus.errors import SourceDataError
 
-BAD_INPUT = ("refuse", "quarantine")
-QUALITY_FILE = "quality.json"
 UNKNOWN_COUNTRY = "unknown country"
 COUNTRIES = "_countries"  # per partition: rows, first row and rows passing the checks, by country name
 _KIND_CHECKS = {
@@ -58,82 +55,6 @@ class EventTable:
     country: str
     date: str
     checks: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class PartitionReport:
-    """What one partition held: rows, rows kept, problems (count and first 1-based row)."""
-
-    path: str
-    rows: int = 0
-    kept: int = 0
-    problems: dict[str, list[int]] = field(default_factory=dict)  # problem -> [count, first row]
-    notes: dict[str, list[int]] = field(default_factory=dict)  # counted but not refused (e.g. undated)
-    error: str | None = None
-
-    def add(self, problem: str, count: int, first_row: int | None, note: bool = False) -> None:
-        if count:
-            table = self.notes if note else self.problems
-            n, row = table.get(problem, [0, None])
-            rows = [r for r in (row, first_row) if r is not None]
-            table[problem] = [n + int(count), min(rows) if rows else None]
-
-
-@dataclass
-class QualityReport:
-    """Per table and partition counts of what a build read, kept and left out."""
-
-    policy: str
-    tables: dict[str, list[PartitionReport]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return {"policy": self.policy, "tables": {name: [asdict(p) for p in parts]
-                                                  for name, parts in self.tables.items()}}
-
-    def summary(self) -> str:
-        out = []
-        for name, parts in self.tables.items():
-            bad = [p for p in parts if p.error or p.problems]
-            rows = sum(p.rows for p in parts)
-            left = rows - sum(p.kept for p in parts if not p.error)
-            out.append(f"{name}: {len(parts)} partitions, {rows} rows, {len(bad)} with problems, "
-                       f"{left} rows left out")
-        return "; ".join(out)
-
-
-_POLICY: contextvars.ContextVar[QualityReport | None] = contextvars.ContextVar("nexus_bad_input",
-                                                                               default=None)
-_MAP: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("nexus_partition_map", default=None)
-_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("nexus_duckdb_threads", default=None)
-
-
-@contextlib.contextmanager
-def bad_input_policy(policy: str) -> Iterator[QualityReport]:
-    """Within this block, event builders refuse or quarantine bad input and record counts."""
-    if policy not in BAD_INPUT:
-        raise ValueError(f"bad_input must be one of {BAD_INPUT}, not {policy!r}")
-    report = QualityReport(policy)
-    token = _POLICY.set(report)
-    try:
-        yield report
-    finally:
-        _POLICY.reset(token)
-
-
-@contextlib.contextmanager
-def partition_executor(map_fn: Callable, threads_per_task: int | None = None) -> Iterator[None]:
-    """Within this block, partitions are scanned by `map_fn(fn, items) -> list` (e.g. on Dask)."""
-    token, t2 = _MAP.set(map_fn), _THREADS.set(threads_per_task)
-    try:
-        yield
-    finally:
-        _MAP.reset(token)
-        _THREADS.reset(t2)
-
-
-def current_policy() -> str:
-    report = _POLICY.get()
-    return report.policy if report is not None else "refuse"
 
 
 def partition_year(path: Path | str) -> int | None:
@@ -239,43 +160,20 @@ def scan_partition(path: str, table: EventTable, queries: Mapping[str, str],
     return report, returned
 
 
-POOL_MIN_BYTES = 16 << 20  # below this, starting worker processes costs more than it saves
-
-
-def map_tasks(fn: Callable, items: Sequence, *, cpu_bound: bool = False, input_bytes: int = 0) -> list:
-    """Run fn over items: on the executor set by `partition_executor` (Dask), else here.
-
-    Pure-Python work (`cpu_bound`) on enough input runs on a local process pool, one
-    process per core; DuckDB scans already use every core, so they run in this process.
-    """
-    custom = _MAP.get()
-    if custom is not None:
-        return list(custom(fn, items))
-    cores = os.cpu_count() or 1
-    # Forking from a non-main thread (e.g. the service loading a model in the background)
-    # can deadlock or crash the child, so only the main thread uses the process pool.
-    on_main_thread = threading.current_thread() is threading.main_thread()
-    if cpu_bound and on_main_thread and cores > 1 and len(items) > 1 and input_bytes >= POOL_MIN_BYTES:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(min(cores, len(items))) as pool:
-            return list(pool.map(fn, items))
-    return [fn(x) for x in items]
-
-
 def _countries(names: Iterable) -> dict[str, str | None]:
     return {n: (name_to_iso3(n) if isinstance(n, str) else None) for n in set(names)}
 
 
-def scan(table: EventTable, files: Sequence[Path], queries: Mapping[str, str]) -> dict[str, pa.Table]:
-    """Scan every partition (here or on the executor), apply the policy, and return each
-    query's partials from usable partitions, concatenated, with an `iso3` column."""
+def scan(table: EventTable, files: Sequence[Path], queries: Mapping[str, str],
+         context: BuildContext) -> dict[str, pa.Table]:
+    """Scan every partition (here or on the context's executor), apply its policy, and return
+    each query's partials from usable partitions, concatenated, with an `iso3` column."""
     if not files:
         raise SourceDataError(table.name, None, "no partition to read")
     from functools import partial
 
-    results = map_tasks(partial(scan_partition, table=table, queries=queries, threads=_THREADS.get()),
-                   [str(p) for p in files])
+    results = context.map_tasks(partial(scan_partition, table=table, queries=queries,
+                                        threads=context.duckdb_threads), [str(p) for p in files])
     names = set()
     for _, parts in results:
         for t in parts.values():
@@ -284,7 +182,6 @@ def scan(table: EventTable, files: Sequence[Path], queries: Mapping[str, str]) -
     known_names = [n for n, code in iso.items() if code is not None]
     known = pa.array(known_names, pa.string())
     codes = pa.array([iso[n] for n in known_names], pa.string())
-    policy = current_policy()
     outputs = [name for name in queries if not name.startswith("_")]
     kept: dict[str, list[pa.Table]] = {name: [] for name in outputs}
     reports = []
@@ -309,28 +206,9 @@ def scan(table: EventTable, files: Sequence[Path], queries: Mapping[str, str]) -
             if "_first_row" in t.column_names:  # provenance of the groups, for messages naming file and row
                 t = t.append_column("_file", pa.array([report.path] * len(t), pa.string()))
             kept[name].append(t)
-    record_reports(table.name, reports, policy)
+    context.record_reports(table.name, reports)
     if not any(kept[outputs[0]]):
         first = reports[0]
         raise SourceDataError(first.path, None, f"no usable partition of {table.name} "
                               f"({len(reports)} partitions, all unusable; first: {first.error})")
     return {name: pa.concat_tables(ts) for name, ts in kept.items()}
-
-
-def record_reports(name: str, reports: list[PartitionReport], policy: str | None = None) -> None:
-    """Keep a table's partition reports in the active QualityReport; under `refuse`, raise
-    the first problem (naming file, row, problem and its count)."""
-    policy = policy or current_policy()
-    report = _POLICY.get()
-    if report is not None:
-        report.tables[name] = reports
-    if policy == "quarantine":
-        return
-    for r in reports:
-        if r.error:
-            raise SourceDataError(r.path, None, r.error)
-        if r.problems:
-            label, (count, row) = min(r.problems.items(), key=lambda kv: (kv[1][1] or 0, kv[0]))
-            more = f"; also {', '.join(k for k in r.problems if k != label)}" if len(r.problems) > 1 else ""
-            rows = f"{count} row{'s' * (count != 1)}"
-            raise SourceDataError(r.path, row, f"{label} ({rows} in this partition{more})")

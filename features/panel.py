@@ -9,40 +9,47 @@ beside the features for training to build its targets; it is never a feature unl
 experiment asks.
 
 Outputs: `panel.parquet`; `panel_sources.parquet` (per row and source: the data year used and
-the year it was published); `label_provenance.parquet` (per labelled row: the file and row the
-label comes from, its evidence level, the files that agree, a conflict a declared precedence
-settled, and the rule that made it: stated, or inferred by tier_placements.infer_unlisted).
+the year it was published); `source_rows.parquet` (per source value: the raw file and row it
+was read from) and `country_regions.json` (features/lineage.py); `label_provenance.parquet`
+(per labelled row: the file and row the label comes from, its evidence level, the files that
+agree, a conflict a declared precedence settled, and the rule that made it: stated, or
+inferred by tier_placements.infer_unlisted).
+
+The cache key hashes the code the build can run (the modules `features.panel` imports,
+directly or not: registry, readers, calendar, event tables, every source, the OCDS reader),
+so editing the download table or the synthetic world leaves every panel in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from features.build_context import QUALITY_FILE, BuildContext
 from features.calendar import latest_published
-from features.event_tables import QUALITY_FILE, bad_input_policy
+from features.lineage import COUNTRY_REGIONS, PROVENANCE, SOURCE_ROWS, regions_table, source_rows_table
 from features.readers import FILE, ROW
 from features.registry import RESOLVED, FeatureSource, get_source
-from nexus.config import FeaturesParams
+from nexus.config import DaskParams, FeaturesParams
 from nexus.errors import ConfigError, SourceDataError
 from nexus.manifest import (
     Manifest,
     atomic_path,
     atomic_write_text,
+    imported_code_hash,
     is_complete,
     sha256_file,
     short,
-    source_code_hash,
 )
 
 PANEL = "panel.parquet"
-PROVENANCE = "panel_sources.parquet"
 LABEL_PROVENANCE = "label_provenance.parquet"
 CATALOG = "feature_catalog.json"
 KEYS = ["iso3", "year"]
@@ -173,9 +180,31 @@ def feature_catalog(sources: dict[str, FeatureSource], params: FeaturesParams,
     return catalog
 
 
-def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force: bool = False,
-                   progress: Callable[[str], None] | None = None) -> FeatureBuild:
-    """Build (or find up to date) the panel for these params; the manifest is written last."""
+def panel_code_hash() -> str:
+    """Hash of the code a feature build can run: what `features.panel` imports, country codes, manifests."""
+    nexus_dir = Path(__file__).parents[1] / "nexus"
+    return imported_code_hash("features.panel", also=[nexus_dir / "countries.py", nexus_dir / "manifest.py"])
+
+
+def build_sources(sources: Mapping[str, FeatureSource], found: Mapping[str, dict[str, list[Path]]],
+                  params: FeaturesParams, context: BuildContext,
+                  step: Callable[[str], None]) -> dict[str, pd.DataFrame]:
+    """Build and validate every source with the build's context; check each against its calendar."""
+    frames = {}
+    for n, source in sources.items():
+        step(f"building {n}")
+        frames[n] = validate_source_frame(source, source.build(found[n], context))
+        source.calendar.check(n, frames[n]["year"].unique(), params.calendar)
+    return frames
+
+
+def build_features(params: FeaturesParams, dask: DaskParams, raw: Path, artifacts: Path, *,
+                   force: bool = False, progress: Callable[[str], None] | None = None) -> FeatureBuild:
+    """Build (or find up to date) the panel for these params; the manifest is written last.
+
+    Event builders run on a Dask cluster when `dask.enabled` (features/distributed.py), here
+    otherwise; both give the same panel under the same key.
+    """
     step = progress or (lambda msg: None)
     names = [*params.sources, params.label_source]
     try:
@@ -188,26 +217,28 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
         for files in role_files.values():
             for p in files:
                 inputs[p.relative_to(raw).as_posix()] = sha256_file(p)
-    nexus_dir = Path(__file__).parents[1] / "nexus"
-    code = source_code_hash([Path(__file__).parent, nexus_dir / "countries.py", nexus_dir / "manifest.py"])
     params_dump = params.model_dump(mode="json")
-    key = Manifest.compute_key("features", inputs, params_dump, {}, code)
+    key = Manifest.compute_key("features", inputs, params_dump, {}, panel_code_hash())
     directory = Path(artifacts) / "features" / short(key)
     if not force and is_complete(directory):
         return FeatureBuild(directory, Manifest.read(directory), built=False)
 
-    frames = {}
-    with bad_input_policy(params.bad_input) as quality:  # event builders refuse or quarantine per params
-        for n, source in sources.items():
-            step(f"building {n}")
-            frames[n] = validate_source_frame(source, source.build(found[n]))
-            source.calendar.check(n, frames[n]["year"].unique(), params.calendar)
+    # event builders refuse or quarantine, and read OCDS with the engine, that params name
+    context = BuildContext.for_policy(params.bad_input, ocds_engine=params.ocds_engine)
+    with contextlib.ExitStack() as stack:
+        if dask.enabled:
+            from features.distributed import on_dask
+
+            context = stack.enter_context(on_dask(dask, context))
+        frames = build_sources(sources, found, params, context, step)
+    quality = context.quality
     if quality.tables:
         step(f"event tables ({params.bad_input}): {quality.summary()}")
     step("joining the panel")
     panel, prov = assemble_panel(frames, sources, params)
     panel = panel[(panel["year"] >= params.years.first) & (panel["year"] <= params.years.last)]
     labels = label_provenance(frames[params.label_source], raw, params.years.first, params.years.last)
+    rows, untraced = source_rows_table(frames, raw)
 
     if directory.exists():
         shutil.rmtree(directory)  # an incomplete earlier attempt: no manifest, nothing to keep
@@ -218,14 +249,19 @@ def build_features(params: FeaturesParams, raw: Path, artifacts: Path, *, force:
         prov.to_parquet(tmp, index=False)
     with atomic_path(directory / LABEL_PROVENANCE) as tmp:
         labels.to_parquet(tmp, index=False)
+    with atomic_path(directory / SOURCE_ROWS) as tmp:
+        rows.to_parquet(tmp, index=False)
+    regions = regions_table(frames)
+    atomic_write_text(directory / COUNTRY_REGIONS, json.dumps(regions, indent=2, sort_keys=True))
     files_by_source = {n: {p.relative_to(raw).as_posix(): inputs[p.relative_to(raw).as_posix()]
                            for fs in found[n].values() for p in fs} for n in names}
     atomic_write_text(directory / CATALOG, json.dumps(feature_catalog(sources, params, files_by_source), indent=2))
     atomic_write_text(directory / QUALITY_FILE, json.dumps(quality.as_dict(), indent=2))
+    outputs = (PANEL, PROVENANCE, LABEL_PROVENANCE, SOURCE_ROWS, COUNTRY_REGIONS, CATALOG, QUALITY_FILE)
     manifest = Manifest(stage="features", key=key, inputs=inputs, params=params_dump,
-                        outputs={PANEL: "", PROVENANCE: "", LABEL_PROVENANCE: "", CATALOG: "", QUALITY_FILE: ""},
+                        outputs=dict.fromkeys(outputs, ""),
                         extra={"raw": str(raw), "rows": len(panel), "columns": len(panel.columns),
-                               "countries": int(panel["iso3"].nunique())})
+                               "countries": int(panel["iso3"].nunique()), "untraced_sources": untraced})
     manifest.write(directory)
     return FeatureBuild(directory, manifest, built=True)
 

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nexus.countries import NON_COUNTRY_CODES, code_to_iso3, is_non_country_name, name_to_iso3
+from nexus.countries import (
+    NON_COUNTRY_CODES,
+    ambiguous_candidates,
+    code_to_iso3,
+    country_name_problem,
+    is_non_country_name,
+    name_to_iso3,
+)
 from nexus.errors import SourceDataError
 
 ROW = "_row"    # the source row of each record, kept until validation
@@ -73,24 +80,28 @@ def to_number(frame: pd.DataFrame, column: str, *, decimal: str = ".", thousands
 
 
 def iso3_from_names(frame: pd.DataFrame, column: str, *, aggregates: Iterable[str] = ()) -> pd.Series:
-    """Country names → ISO3; a name that matches nothing is an error naming file and row.
+    """Country names → ISO3; a name that matches nothing is an error naming file and row, and so
+    is an ambiguous one ("Korea"), naming its candidates, unless its file's override says which.
 
     Names the source declares as aggregates, and the names nexus.countries lists as no single
     present-day country, map to NA (the caller drops those rows).
     """
     aggregates = {a.casefold() for a in aggregates}
     names = frame[column].astype("string").str.strip()
-    mapping = {}
-    for name in names.dropna().unique():
+    files = frame[FILE].astype("string")
+    mapping = {}  # (file, name) → ISO3: an ambiguous name is resolved by its file's override
+    pairs = pd.DataFrame({"file": files, "name": names}).dropna().drop_duplicates()
+    for file, name in pairs.itertuples(index=False):
         if name.casefold() in aggregates or is_non_country_name(name):
-            mapping[name] = pd.NA
+            mapping[(file, name)] = pd.NA
             continue
-        code = name_to_iso3(name)
+        code = name_to_iso3(name, file)
         if code is None:
-            i = int(np.flatnonzero((names == name).fillna(False).to_numpy())[0])
-            raise SourceDataError(frame[FILE].iat[i], int(frame[ROW].iat[i]), f"unknown country {name!r}")
-        mapping[name] = code
-    return names.map(mapping).astype("string")
+            i = int(np.flatnonzero(((names == name) & (files == file)).fillna(False).to_numpy())[0])
+            raise SourceDataError(file, int(frame[ROW].iat[i]), country_name_problem(name, file))
+        mapping[(file, name)] = code
+    return pd.Series([mapping.get(k, pd.NA) for k in zip(files, names, strict=True)], index=frame.index,
+                     dtype="string")
 
 
 def iso3_from_codes(frame: pd.DataFrame, column: str, *, name_column: str | None = None,
@@ -111,10 +122,13 @@ def iso3_from_codes(frame: pd.DataFrame, column: str, *, name_column: str | None
         iso = code_to_iso3(code)
         if iso is None and code not in NON_COUNTRY_CODES:
             i = int(np.flatnonzero((codes == code).fillna(False).to_numpy())[0])
-            if name_column is not None:
-                iso = name_to_iso3(str(frame[name_column].iat[i]))
+            name = str(frame[name_column].iat[i]) if name_column is not None else ""
+            iso = name_to_iso3(name, frame[FILE].iat[i]) if name else None
             if iso is None:
-                raise SourceDataError(frame[FILE].iat[i], int(frame[ROW].iat[i]), f"unknown country code {code!r}")
+                ambiguous = ambiguous_candidates(name) is not None
+                also = f" ({country_name_problem(name, frame[FILE].iat[i])})" if ambiguous else ""
+                raise SourceDataError(frame[FILE].iat[i], int(frame[ROW].iat[i]),
+                                      f"unknown country code {code!r}{also}")
         out[code] = iso if iso is not None else pd.NA
     return codes.map(out).astype("string")
 

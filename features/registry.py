@@ -6,22 +6,29 @@ calendar, features/calendar.py: a constant lag or per-edition dates, and a stale
 which signal family it belongs to, and which other sources the publisher builds it from
 (lineage), so an analyst can drop self-reinforcing indices.
 
+Every builder is called as `build(files, context)`: the matched files per role and the
+build's context (features/build_context.py: bad-input policy and report, task executor).
 A builder may add the text column `RESOLVED` to its rows: a conflict between files that the
-source's declared precedence settled for that row; `nexus sources` lists them.
+source's declared precedence settled for that row; `nexus sources` lists them. It may add
+`REGION`: the region the publisher groups the country in (the panel keeps the last one read).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.calendar import Calendar, constant
 
 FAMILIES = ("press", "border", "judicial", "procurement", "governance", "controls", "label")
 RESOLVED = "_resolved"  # optional builder column: how a declared precedence settled a conflict on that row
+REGION = "_region"  # optional builder column: the region the publisher groups the country in
+Builder = Callable[[Mapping[str, list[Path]], BuildContext], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -35,14 +42,29 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Download:
+    """One raw file a source reads: where `nexus data fetch` gets it and how to tell it is the right file."""
+
+    target: str  # path under the raw folder (matched by one of the source's globs)
+    publisher: str
+    url: str | None  # official address; None: no stable address (see `by_hand`)
+    sha256: str  # the vintage documented in SOURCES.md
+    pinned: bool = False  # the address serves exactly that vintage: a mismatch is refused
+    header: tuple[str, ...] = ()  # CSV: columns one of the first lines must name
+    member: str | None = None  # the address returns a zip: the file inside it (glob)
+    by_hand: str = ""
+
+
+@dataclass(frozen=True)
 class FeatureSource:
-    """A registered source: declared facts plus `build(files) -> DataFrame[iso3, year, *columns]`.
+    """A registered source: declared facts plus `build(files, context) -> DataFrame[iso3, year, *columns]`.
 
     `raw_globs` maps a role to a glob under the raw folder; `build` receives the matched
-    files per role, sorted. `calendar` says when a value describing year y became public and
-    how long it may be carried (features/calendar.py); `available_after_years` is its constant
-    lag. `lineage` names the other sources (by registry name or publisher index name) the
-    publisher builds this one from.
+    files per role, sorted, and the build's context. `calendar` says when a value describing
+    year y became public and how long it may be carried (features/calendar.py);
+    `available_after_years` is its constant lag. `lineage` names the other sources (by registry
+    name or publisher index name) the publisher builds this one from. `downloads` are the
+    publisher's addresses of the raw files, each matched by one of `raw_globs` (features/fetch.py).
     """
 
     name: str
@@ -51,9 +73,10 @@ class FeatureSource:
     raw_globs: Mapping[str, str]
     columns: Mapping[str, Column]
     calendar: Calendar
-    build: Callable[[Mapping[str, list[Path]]], pd.DataFrame]
+    build: Builder
     lineage: tuple[str, ...] = ()
     optional_roles: tuple[str, ...] = ()
+    downloads: tuple[Download, ...] = ()
     description: str = field(default="", compare=False)
 
     @property
@@ -81,7 +104,8 @@ _SOURCES: dict[str, FeatureSource] = {}
 def register_source(*, name: str, family: str, publisher: str, raw_globs: Mapping[str, str],
                     columns: Mapping[str, Column], available_after_years: int | None = None,
                     calendar: Calendar | None = None,
-                    lineage: tuple[str, ...] = (), optional_roles: tuple[str, ...] = ()):
+                    lineage: tuple[str, ...] = (), optional_roles: tuple[str, ...] = (),
+                    downloads: tuple[Download, ...] = ()):
     """Decorator registering a source's `build` function under `name` (duplicates refused).
 
     Give `calendar=`, or `available_after_years=k` alone for a constant lag carried one more
@@ -92,14 +116,17 @@ def register_source(*, name: str, family: str, publisher: str, raw_globs: Mappin
     if (calendar is None) == (available_after_years is None):
         raise ValueError(f"source {name!r}: declare either calendar= or available_after_years=, exactly one")
     calendar = calendar if calendar is not None else constant(available_after_years)
+    for d in downloads:
+        if not any(fnmatch.fnmatch(d.target, pattern) for pattern in raw_globs.values()):
+            raise ValueError(f"source {name!r}: download {d.target!r} matches none of its raw_globs")
 
-    def decorate(build: Callable[[Mapping[str, list[Path]]], pd.DataFrame]):
+    def decorate(build: Builder):
         if name in _SOURCES:
             raise ValueError(f"feature source {name!r} is registered twice")
         _SOURCES[name] = FeatureSource(
             name=name, family=family, publisher=publisher, raw_globs=dict(raw_globs),
             columns=dict(columns), calendar=calendar, build=build,
-            lineage=tuple(lineage), optional_roles=tuple(optional_roles),
+            lineage=tuple(lineage), optional_roles=tuple(optional_roles), downloads=tuple(downloads),
             description=(build.__module__ and __import__(build.__module__, fromlist=["_"]).__doc__ or "").strip(),
         )
         return build

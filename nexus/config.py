@@ -37,7 +37,7 @@ class WorldParams(Section):
     processes_per_country_year: PositiveInt
     court_cases_per_country_year: PositiveInt       # scale > 1 only (× scale)
     press_incidents_per_country_year: PositiveInt   # scale > 1 only (× scale)
-    scale: int = Field(ge=1, le=1000)  # 1 = the default world; N = event tables × N (features/synthetic_events.py)
+    scale: int = Field(ge=1, le=1000)  # 1 = the default world; N = event tables × N (features/synthetic/events.py)
 
 
 class YearRange(Section):
@@ -54,11 +54,11 @@ class YearRange(Section):
 class FeaturesParams(Section):
     sources: list[str] = Field(min_length=1)
     label_source: str
-    controls_source: str
     years: YearRange
     extra_lags: list[int]
     bad_input: Literal["refuse", "quarantine"]  # a bad event partition or row stops the build, or is left out
     calendar: Literal["editions", "constant_lag"]  # publishers' per-edition dates, or every source's constant lag
+    ocds_engine: Literal["columnar", "python"] = "columnar"  # OCDS red flags on DuckDB, or the reference port
 
 
 class OriginRange(Section):
@@ -195,6 +195,7 @@ class ServiceParams(Section):
     host: str
     port: int = Field(ge=1, le=65535)
     database_url: str
+    max_body_bytes: int = Field(ge=1024, le=16 * 2**20)  # larger request bodies are refused with 413
 
 
 class ScoringParams(Section):

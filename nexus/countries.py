@@ -2,9 +2,11 @@
 
 Real names go through country_converter (a kept library) plus one explicit table of
 overrides for codes publishers use that are not ISO 3166 (legacy World Bank codes, RSF's
-own codes, Kosovo's three spellings). The synthetic world uses ISO's user-assigned range
-XAA–XZZ, so its countries can never be mistaken for real ones; their names are derived
-from the code by a fixed rule, so every builder can resolve them without reading a file.
+own codes, Kosovo's three spellings). A name that could mean several countries ("Korea",
+"Congo") is refused unless a file's entry in FILE_NAME_OVERRIDES says which. The synthetic
+world uses ISO's user-assigned range XAA–XZZ, so its countries can never be mistaken for real
+ones; their names are derived from the code by a fixed rule, so every builder can resolve
+them without reading a file.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 import random
 import re
 import string
-from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
 
@@ -66,6 +68,34 @@ NON_COUNTRY_NAMES: dict[str, str] = {
     "serbia and montenegro": "dissolved 2006 (TI CPI compilation)",
     "yugoslavia": "dissolved (TI CPI compilation)",
     "sark": "part of the Bailiwick of Guernsey, no ISO 3166 code (UNODC)",
+}
+# Names that could mean several countries, in lower case (a leading "the" is ignored), with
+# their candidates. The library picks one silently ("Korea" → KOR, "Congo" → COG, "the Congo"
+# → COD), so these are refused unless FILE_NAME_OVERRIDES says which one a file means.
+# Considered and not listed: "Sudan" (SDN in every year; before 2011 its rows also cover what is
+# now South Sudan, a coverage note, not a naming one), "Micronesia" (FSM is the only country of
+# that name), "Dominica", "Niger", "Samoa" (each one country; their neighbours carry a qualifier).
+AMBIGUOUS_NAMES: dict[str, dict[str, str]] = {
+    "korea": {"KOR": "South Korea", "PRK": "North Korea"},
+    "congo": {"COG": "Congo-Brazzaville", "COD": "DR Congo"},
+    "guinea": {"GIN": "Guinea-Conakry", "GNB": "Guinea-Bissau", "GNQ": "Equatorial Guinea"},
+    "virgin islands": {"VGB": "British Virgin Islands", "VIR": "US Virgin Islands"},
+    "saint martin": {"MAF": "Saint-Martin (French part)", "SXM": "Sint Maarten (Dutch part)"},
+    "st. martin": {"MAF": "Saint-Martin (French part)", "SXM": "Sint Maarten (Dutch part)"},
+    "st martin": {"MAF": "Saint-Martin (French part)", "SXM": "Sint Maarten (Dutch part)"},
+}
+# Which country an ambiguous name means in one publisher's file (keyed by file name, as found
+# under paths.raw), with the evidence from that file.
+FILE_NAME_OVERRIDES: dict[str, dict[str, str]] = {
+    # TI's CPI compilation: lists Guinea-Bissau, Equatorial Guinea and Papua New Guinea by name.
+    "cpi.csv": {"guinea": "GIN"},
+    # GI-TOC's index: lists Guinea-Bissau and Equatorial Guinea by name (and both Congos in full).
+    "global_oc_index.xlsx": {"guinea": "GIN"},
+    # Our World in Data's RSF entities: DR Congo is "Democratic Republic of Congo", so "Congo" is
+    # Brazzaville; Guinea-Bissau and Equatorial Guinea are listed by name.
+    "World Press Freedom Index - Reporters sans Frontieres (2022).csv": {"congo": "COG", "guinea": "GIN"},
+    # Transcribed TIP tiers: Guinea-Bissau and Equatorial Guinea are listed by name.
+    "tip_tiers_2016_2025_transcribed.csv": {"guinea": "GIN"},
 }
 
 _ONSETS = ["B", "C", "D", "F", "G", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "Br", "Tr", "Kal"]
@@ -186,9 +216,34 @@ def is_non_country_name(name: str) -> bool:
     return name.strip().casefold() in NON_COUNTRY_NAMES
 
 
+def _ambiguity_key(name: str) -> str:
+    folded = re.sub(r"\s+", " ", name.strip().casefold())
+    return folded.removeprefix("the ")
+
+
+def ambiguous_candidates(name: str) -> dict[str, str] | None:
+    """The countries an ambiguous name could mean (ISO3 → which one), or None if it is not ambiguous."""
+    return AMBIGUOUS_NAMES.get(_ambiguity_key(name))
+
+
+def country_name_problem(name: str, file: str | Path | None = None) -> str:
+    """Why a name resolves to no country, in words: ambiguous (naming the candidates) or unknown."""
+    candidates = ambiguous_candidates(name)
+    if candidates is None:
+        return f"unknown country {name!r}"
+    listed = " or ".join(f"{code} ({what})" for code, what in candidates.items())
+    entry = f"[{Path(file).name!r}]" if file is not None else ""
+    return (f"ambiguous country {name!r}: {listed}; say which one the file means in "
+            f"nexus/countries.py FILE_NAME_OVERRIDES{entry}")
+
+
 @functools.cache
-def name_to_iso3(name: str) -> str | None:
-    """A country name (any common spelling) as ISO3, or None if nothing matches."""
+def name_to_iso3(name: str, file: str | Path | None = None) -> str | None:
+    """A country name (any common spelling) as ISO3, or None if nothing matches.
+
+    An ambiguous name ("Korea", "Congo") is None too, unless FILE_NAME_OVERRIDES says which
+    country `file` means by it: nexus never guesses (`country_name_problem` says why).
+    """
     key = name.strip()
     if not key:
         return None
@@ -199,12 +254,20 @@ def name_to_iso3(name: str) -> str | None:
         return NAME_OVERRIDES[folded]
     if folded in _synthetic_names():
         return _synthetic_names()[folded]
+    if ambiguous_candidates(key) is not None:
+        chosen = FILE_NAME_OVERRIDES.get(Path(file).name, {}) if file is not None else {}
+        return chosen.get(_ambiguity_key(key))
     result = _converter().convert(key, to="ISO3", not_found=None)
     if isinstance(result, list):  # ambiguous regex match: refuse to guess
         return None
     return result if isinstance(result, str) and result != key else None
 
 
-def names_to_iso3(names: Iterable[str]) -> list[str | None]:
-    """Vectorised `name_to_iso3`; each distinct name is matched once."""
-    return [name_to_iso3(str(n)) for n in names]
+def un_regions(codes: list[str]) -> dict[str, str]:
+    """The UN region of each real ISO3 code that country_converter knows (synthetic codes have none)."""
+    real = [c for c in codes if not is_synthetic(c)]
+    if not real:
+        return {}
+    found = _converter().convert(real, src="ISO3", to="UNregion", not_found="")
+    found = [found] if isinstance(found, str) else found
+    return {c: r for c, r in zip(real, found, strict=True) if r}

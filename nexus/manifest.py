@@ -53,6 +53,59 @@ def source_code_hash(paths: Iterable[Path]) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def imported_files(module: str) -> list[Path]:
+    """The .py files of `module` and of every module of its package it imports, directly or not.
+
+    Read from the source (imports inside functions count), never by importing, so the list
+    is the same in every process: the code a stage can run, and nothing else in its folder.
+    """
+    import ast
+    import importlib.util
+
+    package = module.split(".")[0]
+    root = Path(importlib.util.find_spec(package).origin).parent
+
+    def file_of(name: str) -> Path | None:
+        base = root.joinpath(*name.split(".")[1:])
+        for path in (base / "__init__.py", base.with_suffix(".py")):
+            if path.is_file():
+                return path
+        return None
+
+    found: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = file_of(name) if name not in found else None
+        if path is None:
+            continue
+        found[name] = path
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # a parent package's __init__ runs too
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.split(".")[0] == package]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the importing module's package
+                    anchor = parts if path.name == "__init__.py" else parts[:-1]
+                    base = ".".join([*anchor[:len(anchor) - node.level + 1], *([base] if base else [])])
+                if base.split(".")[0] == package:
+                    todo += [base, *(f"{base}.{a.name}" for a in node.names)]  # a name may be a submodule
+    return [found[name] for name in sorted(found)]
+
+
+def imported_code_hash(module: str, also: Iterable[Path] = ()) -> str:
+    """Hash of the files `imported_files(module)` lists, plus the files in `also`."""
+    files = imported_files(module)
+    root = files[0].parents[1]  # files[0] is the package's __init__.py: paths are hashed from its parent
+    h = hashlib.sha256()
+    for p in [*files, *map(Path, also)]:
+        h.update((p.relative_to(root).as_posix() if p.is_relative_to(root) else p.name).encode())
+        h.update(p.read_bytes())
+    return "sha256:" + h.hexdigest()
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temp path beside `target`; on success it replaces `target` in one step."""

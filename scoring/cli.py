@@ -1,6 +1,7 @@
-"""`nexus serve` and `nexus token create|list|revoke`: the scoring service and its API tokens.
+"""`nexus score` and `nexus explain`: the scoring stage's commands.
 
-Imports stay inside the commands, so `nexus --help` does not load FastAPI or MLflow.
+`score_and_report` and `print_explanation` are the stage as `nexus run` chains it. The service's
+commands (`nexus serve`, `nexus token …`) live with the service in `service/cli.py`.
 """
 
 from __future__ import annotations
@@ -9,70 +10,77 @@ from pathlib import Path
 
 import typer
 
+from nexus.console import load_with_raw, progress
+
 app = typer.Typer(add_completion=False)
-token_app = typer.Typer(no_args_is_help=True,
-                        help="API tokens for the service: create (shown once), list, revoke.")
-app.add_typer(token_app, name="token")
-
-
-def _context():
-    from nexus.cli import STATE, current_params
-
-    params, paths = current_params()
-    return params, paths, Path(STATE["ctx"].params_path).resolve().parent
-
-
-def _tokens():
-    from scoring.db import make_engine, resolve_database_url
-    from scoring.tokens import TokenStore
-
-    params, _, base = _context()
-    return TokenStore(make_engine(resolve_database_url(params.scoring.service.database_url, base)))
 
 
 @app.command()
-def serve(host: str | None = typer.Option(None, help="address to bind (default: scoring.service.host)"),
-          port: int | None = typer.Option(None, help="port (default: scoring.service.port)"),
-          log_level: str = typer.Option("info", help="uvicorn log level")):
-    """Serve scores, explanations, reviews and the reviewer page (one process, one worker)."""
-    import uvicorn
-
-    from nexus.cli import progress
-    from scoring.service import create_app
-
-    params, paths, base = _context()
-    service = params.scoring.service
-    host, port = host or service.host, port or service.port
-    app_ = create_app(params, paths, base_dir=base, progress=progress)
-    progress(f"reviews and tokens in {app_.state.database_url}")
-    progress(f"reviewer page http://{host}:{port}/review · API docs http://{host}:{port}/docs")
-    # One worker: review status and loaded models live in this process's memory.
-    uvicorn.run(app_, host=host, port=port, log_level=log_level, workers=1)
+def score(year: int | None = typer.Option(None, help="print only this year (all years are stored)"),
+          iso3: str | None = typer.Option(None, help="print only this country"),
+          version: str | None = typer.Option(None, help="model version (default: the params' alias)"),
+          alias: str | None = typer.Option(None, help="model alias (default: scoring.model_alias)"),
+          force: bool = typer.Option(False)):
+    """Score every country-year with a registered model; store scores and SHAP values."""
+    params, paths = load_with_raw(None)
+    build = score_and_report(params, paths, alias=alias, version=version, force=force)
+    print_scores(build, year, iso3)
 
 
-@token_app.command("create")
-def token_create(role: str = typer.Option(..., help="program | reviewer | admin"),
-                 name: str = typer.Option(..., help="who or what uses the token")):
-    """Create a token and print it once; only its SHA-256 is stored."""
-    issued = _tokens().create(name, role)
-    typer.echo(f"created token {issued.info.id} for {issued.info.name!r} (role {issued.info.role}); "
-               "it is shown only now:", err=True)
-    typer.echo(issued.secret)
+def score_and_report(params, paths, alias=None, version=None, force: bool = False):
+    """Score (or reuse the scores) and print one line saying which model scored how many rows."""
+    from scoring.score import score as run_scoring
+
+    build = run_scoring(params, paths, alias=alias, version=version, force=force, progress=progress)
+    e = build.manifest.extra
+    typer.echo(f"score: {'built' if build.built else 'up to date'}; {e['rows']} country-years scored with "
+               f"{e['model_name']} v{e['model_version']} → {build.directory / 'scores.csv'}")
+    return build
 
 
-@token_app.command("list")
-def token_list():
-    """List tokens (never their secrets)."""
-    tokens = _tokens().list()
-    if not tokens:
-        typer.echo("no tokens yet: nexus token create --role reviewer --name NAME")
-    for t in tokens:
-        state = f"revoked {t.revoked_at}" if t.revoked_at else "active"
-        typer.echo(f"{t.id}  {t.role:<8}  {t.name:<30}  created {t.created_at}  {state}")
+def print_scores(build, year: int | None, iso3: str | None) -> None:
+    """The top 20 of one year (default: the latest), or one country's rows."""
+    from nexus.errors import NexusError
+    from scoring.score import load_scores
+
+    scores, *_ = load_scores(build.directory)
+    if year is None and iso3 is None:
+        year = int(scores["year"].max())
+    view = scores
+    if year is not None:
+        view = view[view["year"] == year]
+    if iso3 is not None:
+        view = view[view["iso3"] == iso3.upper()]
+    if view.empty:
+        raise NexusError(f"no scores for {iso3 or 'any country'} in {year}; years "
+                         f"{scores['year'].min()}–{scores['year'].max()}")
+    cols = ["iso3", "country", "year", "target_year", "probability", "band", "coverage"]
+    typer.echo(view.sort_values("probability", ascending=False)[cols].head(20).to_string(index=False,
+               float_format=lambda v: f"{v:.3f}"))
 
 
-@token_app.command("revoke")
-def token_revoke(token_id: str = typer.Argument(..., help="the id shown by 'nexus token list'")):
-    """Revoke a token; a running service stops accepting it within a few seconds."""
-    info = _tokens().revoke(token_id)
-    typer.echo(f"revoked {info.id} ({info.name}, {info.role}) at {info.revoked_at}")
+@app.command()
+def explain(iso3: str = typer.Option(..., help="country code, e.g. XAB"),
+            year: int = typer.Option(..., help="scoring year"),
+            plot: Path | None = typer.Option(None, help="waterfall PNG path (default: beside the scores)"),
+            version: str | None = typer.Option(None), alias: str | None = typer.Option(None)):
+    """Print a country-year's top SHAP drivers with their values, and write a waterfall PNG."""
+    params, paths = load_with_raw(None)
+    build = score_and_report(params, paths, alias=alias, version=version)
+    print_explanation(params, build, iso3.upper(), year, plot)
+
+
+def print_explanation(params, build, iso3: str, year: int, plot: Path | None) -> None:
+    """Headline, top drivers, family sums, and the waterfall PNG of one country-year."""
+    from scoring.explain import explain_country_year, plot_waterfall
+
+    e = explain_country_year(params, build.directory, iso3, year)
+    s = e.score
+    typer.echo(f"{iso3} {s['country']} {year} → tier of {s['target_year']}: probability {s['probability']:.3f} "
+               f"({s['band']}), coverage {s['coverage']:.0%}, {s['model_name']} v{s['model_version']}"
+               f"{' (in training: fitted, not a forecast)' if s['in_training'] else ''}")
+    typer.echo(e.drivers.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo("by family (log-odds): " + ", ".join(f"{k} {v:+.3f}" for k, v in e.families.items()))
+    path = plot or build.directory / f"waterfall_{iso3}_{year}.png"
+    plot_waterfall(e.explanation, path)
+    typer.echo(f"waterfall → {path}")

@@ -7,9 +7,9 @@ scoring stores them and nothing here recomputes them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 
@@ -51,22 +51,36 @@ def plot_waterfall(explanation, path: Path, max_display: int = 12) -> Path:
     return path
 
 
-def plot_beeswarm(explanation, path: Path, max_display: int = 15) -> Path:
-    import matplotlib
+@dataclass(frozen=True)
+class CountryYearExplanation:
+    """What `nexus explain` shows for one country-year: its score row, top drivers and family sums."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import shap
-
-    shap.plots.beeswarm(explanation, max_display=max_display, show=False)
-    plt.gcf().savefig(path, dpi=110, bbox_inches="tight")
-    plt.close("all")
-    return path
+    score: pd.Series
+    drivers: pd.DataFrame
+    families: pd.Series
+    explanation: object  # a one-row shap.Explanation rebuilt from the stored values
 
 
-def mean_abs_shap(shap_values: pd.DataFrame, features: list[str]) -> pd.Series:
-    return shap_values[features].abs().mean().sort_values(ascending=False)
+def explain_country_year(params, scores_dir: Path, iso3: str, year: int) -> CountryYearExplanation:
+    """The stored explanation of one country-year, with the panel values it explains."""
+    from features.panel import load_panel
+    from nexus.errors import NexusError
+    from scoring.score import load_scores
+    from training.targets import add_targets
 
-
-def additivity_error(explanation, margin: np.ndarray) -> float:
-    return float(np.max(np.abs(explanation.values.sum(axis=1) + explanation.base_values - margin)))
+    scores, shap_values, families, manifest = load_scores(scores_dir)
+    match = shap_values[(shap_values["iso3"] == iso3) & (shap_values["year"] == year)]
+    if match.empty:
+        known = sorted(scores["iso3"].unique())
+        hint = (f"years {scores['year'].min()}–{scores['year'].max()}" if iso3 in known
+                else f"known countries: {', '.join(known[:8])}, …")
+        raise NexusError(f"no explanation for {iso3} {year}; {hint}")
+    panel, catalog, _ = load_panel(Path(manifest.extra["features_dir"]))
+    panel = add_targets(panel, params.training.target, params.training.horizon_years)  # current placement too
+    values = panel[(panel["iso3"] == iso3) & (panel["year"] == year)].iloc[0]
+    features = [c for c in shap_values.columns if c not in ("iso3", "year", "base_value")]
+    row = match.iloc[0]
+    score = scores[(scores["iso3"] == iso3) & (scores["year"] == year)].iloc[0]
+    drivers = top_drivers(row, values, features, catalog, params.scoring.top_drivers)
+    family = families[(families["iso3"] == iso3) & (families["year"] == year)].drop(columns=["iso3", "year"]).iloc[0]
+    return CountryYearExplanation(score, drivers, family, stored_explanation(row, pd.Series(values), features))

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from features.panel import load_panel
+from features.registry import FAMILIES as SOURCE_FAMILIES
 from nexus.config import Params, PathsParams, ScoringParams
 from nexus.countries import is_synthetic, synthetic_name
 from nexus.errors import NexusError
 from nexus.manifest import Manifest, atomic_path, is_complete, short, source_code_hash
-from nexus.tracking import mlflow_at
 from training import registry
 from training.calibration import set_label
 from training.registry import ModelRef
@@ -30,7 +30,9 @@ SCORES = "scores.parquet"
 SCORES_CSV = "scores.csv"
 SHAP_VALUES = "shap_values.parquet"
 SHAP_FAMILIES = "shap_families.parquet"
-FAMILIES = ("placement", "press", "border", "judicial", "procurement", "governance")
+# The shap_families columns: the current placement, then each signal family of features/registry.py
+# (controls and the label are no signal; their features, if any, go to "other").
+FAMILIES = ("placement", *(f for f in SOURCE_FAMILIES if f not in ("controls", "label")))
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,6 @@ class ScoreBuild:
     directory: Path
     manifest: Manifest
     built: bool
-
-
-def _mlflow(paths: PathsParams):
-    return mlflow_at(paths.tracking_uri)
 
 
 def resolve_model(paths: PathsParams, name: str, alias: str | None = None, version: str | None = None) -> ModelRef:
@@ -58,8 +56,12 @@ def features_dir_of(paths: PathsParams, ref: ModelRef) -> Path:
     return directory
 
 
+BANDS = ("low", "elevated", "high")  # lowest first, as scoring.bands' cut-points rise
+
+
 def band(p: np.ndarray, params: ScoringParams) -> np.ndarray:
-    return np.select([p >= params.bands.high, p >= params.bands.elevated], ["high", "elevated"], "low")
+    low, elevated, high = BANDS
+    return np.select([p >= params.bands.high, p >= params.bands.elevated], [high, elevated], low)
 
 
 def country_name(iso3: str) -> str:

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.lineage import country_regions, data_years, source_rows
 from features.panel import load_panel
 from nexus.config import Params, PathsParams
 from nexus.errors import NexusError
-from scoring.lineage import country_regions, data_years, source_rows
-from scoring.score import FAMILIES, find_score_dir, load_scores, score
+from scoring.score import FAMILIES, features_dir_of, find_score_dir, load_scores, score
 from training.registry import ModelCard, ModelRef
 from training.targets import add_targets
 
@@ -194,9 +194,9 @@ def load_version(params: Params, paths: PathsParams, ref: ModelRef, backtest: di
     """
     step = progress or (lambda msg: None)
     card = ref.card
-    directory, (scores, shap_values, families, manifest) = _stored_scores(params, paths, ref, step)
-    features_dir = Path(manifest.extra["features_dir"])
-    panel, catalog, features_manifest = load_panel(features_dir)
+    directory, (scores, shap_values, families, _) = _stored_scores(params, paths, ref, step)
+    features_dir = features_dir_of(paths, ref)  # under the given artifacts folder, not a stored path
+    panel, catalog, _ = load_panel(features_dir)
     panel = add_targets(panel, card.target, card.horizon_years)  # the current placement the model reads
     catalog = with_placement(catalog)
     features = [c for c in shap_values.columns if c not in ("iso3", "year", "base_value")]
@@ -204,12 +204,12 @@ def load_version(params: Params, paths: PathsParams, ref: ModelRef, backtest: di
     shap_values = shap_values.set_index(["iso3", "year"]).reindex(keys)
     families = families.set_index(["iso3", "year"]).reindex(keys)
     values = panel.set_index(["iso3", "year"]).reindex(keys)[features].to_numpy("float64")
-    origins_table = source_rows(features_dir, paths.artifacts, progress)
+    origins_table = source_rows(features_dir)  # recorded with the panel
     origins = {(s, i, int(y)): (f, None if pd.isna(r) else int(r)) for s, i, y, f, r in
                zip(origins_table["source"], origins_table["iso3"], origins_table["data_year"],
                    origins_table["file"], origins_table["row"], strict=True)}
     countries = dict(zip(scores["iso3"], scores["country"], strict=False))
-    regions = country_regions(Path(features_manifest.extra.get("raw", "")), sorted(countries))
+    regions = country_regions(features_dir, sorted(countries))
     items = _score_items(scores, regions, card)
     by_year: dict[int, list[int]] = {}
     by_country: dict[str, list[int]] = {}

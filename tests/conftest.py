@@ -64,7 +64,7 @@ def pipeline(tmp_path_factory, world_dir) -> Pipeline:
 
     root = tmp_path_factory.mktemp("pipeline")
     params, paths = params_for(root, {"paths.raw": str(world_dir)})
-    features = build_features(params.features, paths.raw, paths.artifacts)
+    features = build_features(params.features, params.dask, paths.raw, paths.artifacts)
     training = train(params, paths, features)
     scores = score(params, paths, version=training.manifest.extra["model_version"])
     return Pipeline(root, params, paths, features, training, scores)
@@ -121,4 +121,4 @@ def small_features(small_params, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("small")
     params, paths = small_params(root)
-    return build_features(params.features, paths.raw, paths.artifacts)
+    return build_features(params.features, params.dask, paths.raw, paths.artifacts)

@@ -35,13 +35,13 @@ from training.baselines import (
     corruption_index_logistic,
 )
 from training.calibration import fit_calibrator, fit_conformal, venn_abers
+from training.forecasts import FORECAST_KEYS
 from training.metrics import score_metrics
 from training.model import RiskModel
 from training.splits import RollingOriginByYear
 from training.targets import PLACEMENT_FEATURES
 
 MODEL = "xgboost"
-KEYS = ["iso3", "year", "origin"]
 STATUS = ["current_listed", "current_tier"]
 COLUMNS = ["iso3", "year", "origin", "model", "y", "p", "p_raw", "p_low", "p_high", "set_yes", "set_no",
            "current_listed", "current_tier", "horizon", "holdout"]
@@ -137,8 +137,8 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         if not scored:
             continue
         explanation = model.explain(test[cols])
-        shap_rows.append(pd.concat([keys[KEYS], pd.DataFrame(explanation.values.astype("float32"), columns=cols)],
-                                   axis=1))
+        values = pd.DataFrame(explanation.values.astype("float32"), columns=cols)
+        shap_rows.append(pd.concat([keys[FORECAST_KEYS], values], axis=1))
         inputs = cols + [c for c in (*features, *extra) if c in (*STATUS, "cpi_score") and c not in cols]
         for name, factory in factories.items():
             Xb = labelled[inputs]
@@ -165,7 +165,7 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         predictions[c] = predictions[c].astype("boolean") if c in predictions else pd.array(
             [pd.NA] * len(predictions), dtype="boolean")
     shap = pd.concat(shap_rows, ignore_index=True)
-    unused = [c for c in shap.columns if c not in KEYS]
+    unused = [c for c in shap.columns if c not in FORECAST_KEYS]
     shap[unused] = shap[unused].fillna(0.0).astype("float32")   # a feature not used at an origin contributed 0
     return Backtest(predictions=predictions[COLUMNS], shap=shap, history=raw, calibration_method=method,
                     calibration_choice=choice, features_by_origin=used)

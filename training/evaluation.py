@@ -20,7 +20,6 @@ from the reference model are paired.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,19 +27,13 @@ import numpy as np
 import pandas as pd
 
 from nexus.errors import NexusError
-from training.calibration import coverage_table, expected_calibration_error
+from training.forecasts import GROUP, checked
 from training.metrics import _interval, score_metrics, weighted_score_metrics
+from training.reliability import calibration_summary
 
-REQUIRED = ("iso3", "origin", "model", "y", "p", "current_listed", "horizon", "holdout")
-GROUP = ["horizon", "holdout"]
 SUBSETS = ("all", "onset", "exit")
 STANDARD = ("auc", "average_precision", "brier", "log_loss")
 ONSET_EXTRA = ("top_k_caught", "top_k_random", "top_k_lift", "alarm_recall", "alarms", "alarm_precision")
-METRICS = {"all": STANDARD, "onset": STANDARD + ONSET_EXTRA, "exit": STANDARD}
-# Direction of each metric for the page's sentences; None: a count whose direction depends on its pair.
-HIGHER_IS_BETTER = {"auc": True, "average_precision": True, "brier": False, "log_loss": False,
-                    "top_k_caught": True, "top_k_random": None, "top_k_lift": True, "alarm_recall": True,
-                    "alarms": None, "alarm_precision": True}
 Bootstrap = Literal["block", "country"]
 
 
@@ -76,32 +69,7 @@ class EvaluationTables:
 
 
 # ---------------------------------------------------------------------------------------------
-# Input
-
-def _checked(predictions: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in REQUIRED if c not in predictions.columns]
-    if missing:
-        raise NexusError(f"forecast table lacks column(s) {', '.join(missing)}; evaluation needs "
-                         f"{', '.join(REQUIRED)}")
-    bad_p = predictions["p"].isna() | ~predictions["p"].between(0, 1)
-    if bad_p.any():
-        row = predictions[bad_p].iloc[0]
-        raise NexusError(f"forecast p of model {row['model']} for {row['iso3']} origin {row['origin']} is "
-                         f"{row['p']}, not a probability")
-    if not predictions["y"].isin([0, 1]).all():
-        raise NexusError("forecast table: outcome y must be 0 or 1 on every row")
-    twice = predictions.duplicated(["horizon", "model", "origin", "iso3"])
-    if twice.any():
-        row = predictions[twice].iloc[0]
-        raise NexusError(f"forecast table has model {row['model']} twice for {row['iso3']} origin "
-                         f"{row['origin']} horizon {row['horizon']}; one forecast per model, country, origin "
-                         "and horizon")
-    listed = predictions["current_listed"].astype("float64")
-    if not listed.dropna().isin([0.0, 1.0]).all():
-        raise NexusError("forecast table: current_listed must be 1, 0 or missing")
-    out = predictions.assign(current_listed=listed, holdout=predictions["holdout"].astype(bool))
-    return out.sort_values(GROUP + ["model", "origin", "iso3"], kind="mergesort").reset_index(drop=True)
-
+# Transitions
 
 def transitions(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per horizon, holdout flag and origin: onset/exit/neither candidate rows and their events.
@@ -109,7 +77,7 @@ def transitions(predictions: pd.DataFrame) -> pd.DataFrame:
     events: onsets among onset candidates, exits among exit candidates, listed outcomes among
     rows whose current status is unknown. Counted once per country-origin, whatever the models.
     """
-    rows = _checked(predictions).drop_duplicates(GROUP + ["origin", "iso3"])
+    rows = checked(predictions).drop_duplicates(GROUP + ["origin", "iso3"])
     listed = rows["current_listed"]
     status = np.select([listed == 0, listed == 1], ["onset", "exit"], "neither")
     event = np.where(status == "exit", 1 - rows["y"], rows["y"])
@@ -282,7 +250,7 @@ def evaluate(predictions: pd.DataFrame, *, k: int, threshold: float, n_resamples
     every other is differenced against (None: no paired table); bootstrap: "block" (countries and
     origins) or "country" (the country-only bootstrap, for comparison).
     """
-    frame = _checked(predictions)
+    frame = checked(predictions)
     if reference is not None and reference not in set(frame["model"]):
         raise NexusError(f"reference model {reference!r} is not in the forecast table; models: "
                          f"{', '.join(pd.unique(frame['model']))}")
@@ -350,54 +318,3 @@ def _origin_extras(d: dict) -> dict[str, float]:
 
 def _table(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GROUP + columns)
-
-
-# ---------------------------------------------------------------------------------------------
-# Calibration
-
-def calibration_summary(predictions: pd.DataFrame, bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reliability table (equal-width bins) and ECE per model and subset, plus conformal-set coverage.
-
-    Coverage comes from the `set_yes` / `set_no` columns where a model has them (rows with a
-    missing set are left out); within the onset subset `coverage_yes` is the coverage on onsets,
-    within the exit subset `coverage_no` is the coverage on exits.
-    """
-    frame = _checked(predictions)
-    has_sets = {"set_yes", "set_no"} <= set(frame.columns)
-    model_order = list(pd.unique(predictions["model"]))
-    reliability, summary = [], []
-    edges = np.linspace(0, 1, bins + 1)
-    for (horizon, holdout), group in frame.groupby(GROUP, sort=True):
-        present = set(group["model"])
-        for model in [m for m in model_order if m in present]:
-            rows = group[group["model"] == model]
-            listed = rows["current_listed"].to_numpy(float)
-            y, p = rows["y"].to_numpy(float), rows["p"].to_numpy(float)
-            subsets = (("all", np.ones(len(rows), bool)), ("onset", listed == 0), ("exit", listed == 1))
-            for subset, mask in subsets:
-                if not mask.any():
-                    continue
-                keys = {"horizon": horizon, "holdout": holdout, "model": model, "subset": subset}
-                b = np.clip((p[mask] * bins).astype(int), 0, bins - 1)   # as expected_calibration_error bins
-                n = np.bincount(b, minlength=bins)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    mean_p = np.bincount(b, weights=p[mask], minlength=bins) / n
-                    observed = np.bincount(b, weights=y[mask], minlength=bins) / n
-                reliability += [{**keys, "bin": i, "bin_low": edges[i], "bin_high": edges[i + 1],
-                                 "n": int(n[i]), "mean_p": mean_p[i], "observed": observed[i]}
-                                for i in range(bins)]
-                ece = expected_calibration_error(y[mask], p[mask], bins)
-                summary.append({**keys, "metric": "ece", "value": ece})
-                if not has_sets:
-                    continue
-                known = mask & rows["set_yes"].notna().to_numpy() & rows["set_no"].notna().to_numpy()
-                if not known.any():
-                    continue
-                with warnings.catch_warnings():   # a subset without one class: that coverage is NaN
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    cov = coverage_table(y[known], rows["set_yes"].to_numpy(bool, na_value=False)[known],
-                                         rows["set_no"].to_numpy(bool, na_value=False)[known])
-                summary += [{**keys, "metric": metric, "value": value} for metric, value in cov.items()]
-    return (pd.DataFrame(reliability, columns=GROUP + ["model", "subset", "bin", "bin_low", "bin_high", "n",
-                                                        "mean_p", "observed"]),
-            pd.DataFrame(summary, columns=GROUP + ["model", "subset", "metric", "value"]))

@@ -8,9 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from training.forecasts import FORECAST_KEYS
+
 METRICS = ("auc", "average_precision", "brier", "log_loss", "recall_top_k")
+# Direction of every metric nexus reports (these and training/evaluation.py's onset figures);
+# None: a count whose direction depends on its pair.
 HIGHER_IS_BETTER = {"auc": True, "average_precision": True, "brier": False, "log_loss": False,
-                    "recall_top_k": True}
+                    "recall_top_k": True, "top_k_caught": True, "top_k_random": None, "top_k_lift": True,
+                    "alarm_recall": True, "alarms": None, "alarm_precision": True}
 
 
 def recall_top_k(y: np.ndarray, p: np.ndarray, origin: np.ndarray, k: int) -> float:
@@ -89,7 +94,7 @@ def bootstrap_intervals(predictions: pd.DataFrame, k: int, n_resamples: int, lev
 def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str, k: int, n_resamples: int,
                       level: float, seed: int, *, block: bool = False) -> tuple[float, float, float]:
     """metric(a) − metric(b) on identical rows, with a country (or country × origin) bootstrap interval."""
-    keys = ["iso3", "year", "origin"]
+    keys = FORECAST_KEYS
     m = a[keys + ["y", "p"]].merge(b[keys + ["p"]], on=keys, suffixes=("_a", "_b"), validate="one_to_one")
     if len(m) != len(a) or len(m) != len(b):
         raise ValueError("the two prediction sets do not cover identical rows")
@@ -115,7 +120,7 @@ def paired_bootstrap(entries: dict[str, pd.DataFrame], reference: str, k: int, n
     that is hard for one model is drawn for all of them at once.
     """
     ref = entries[reference].reset_index(drop=True)
-    keys = ["iso3", "year", "origin", "y"]
+    keys = FORECAST_KEYS + ["y"]
     for name, e in entries.items():
         if not e[keys].reset_index(drop=True).equals(ref[keys]):
             raise ValueError(f"{name} and {reference} do not cover identical rows in the same order")

@@ -29,6 +29,7 @@ from training.calibration import (
     fit_conformal,
     venn_abers,
 )
+from training.inputs import checked_frame, checked_target
 
 CARD_FILE = "risk_model.json"
 INTERVAL_METHOD = "venn_abers"
@@ -85,10 +86,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
         if self.n_members < 1:
             raise ValueError(f"n_members must be at least 1 (got {self.n_members})")
-        y = np.asarray(y, dtype=float)
+        X = checked_frame(X)
+        self.classes_, y = checked_target(X, y, type(self).__name__)
         self.feature_names_in_ = [str(c) for c in X.columns]
         self.n_features_in_ = len(self.feature_names_in_)
-        self.classes_ = np.array([0, 1])
         dtrain = xgb.QuantileDMatrix(X.to_numpy(np.float32), label=y, feature_names=self.feature_names_in_,
                                      max_bin=self.max_bin, nthread=1)
 
@@ -121,9 +122,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return self
 
     # -- prediction ------------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # a missing value is information: XGBoost learns where it goes
+        tags.classifier_tags.multi_class = False  # listed next year or not
+        return tags
+
     def _matrix(self, X: pd.DataFrame):
         import xgboost as xgb
+        from sklearn.utils.validation import check_is_fitted
 
+        check_is_fitted(self, "boosters_")
+        X = checked_frame(X, self.feature_names_in_, type(self).__name__)
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             from nexus.errors import NexusError
@@ -144,11 +154,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return 1 / (1 + np.exp(-self.decision_function(X)))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.calibrator_.apply(self.predict_raw(X))
+        p_raw = self.predict_raw(X)
+        p = self.calibrator_.apply(p_raw)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def interval_from_raw(self, p_raw) -> np.ndarray:
         """Venn-Abers [p0, p1] for raw probabilities; NaN when the model was never calibrated."""
@@ -185,6 +197,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         import shap
 
         d = self._matrix(X)
+        X = checked_frame(X, self.feature_names_in_, type(self).__name__)
         contributions = np.mean([b.predict(d, pred_contribs=True) for b in self.boosters_], axis=0)
         return shap.Explanation(values=contributions[:, :-1], base_values=contributions[:, -1],
                                 data=X[self.feature_names_in_].to_numpy(), feature_names=self.feature_names_in_)

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from nexus import tracking
 from nexus.config import PathsParams
 from nexus.errors import ModelNotFoundError, NexusError
 
@@ -99,15 +100,9 @@ class ModelRef:
         return self.tags.get(PREFIX + "run_id", "")
 
 
-def _client(paths: PathsParams):
-    from nexus.tracking import mlflow_at
-
-    return mlflow_at(paths.tracking_uri).MlflowClient()
-
-
 def resolve(paths: PathsParams, name: str, alias: str | None = None, version: str | None = None) -> ModelRef:
     """`name@alias` or `name/version`; a clear error when it points nowhere."""
-    client = _client(paths)
+    client = tracking.client(paths)
     try:
         mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
     except Exception as exc:  # noqa: BLE001 - MlflowException or a store error: both mean "not there"
@@ -136,13 +131,13 @@ def holder(paths: PathsParams, name: str, alias: str = CHAMPION) -> ModelRef | N
 def aliases(paths: PathsParams, name: str) -> dict[str, str]:
     """alias → version for a registered model ({} when it does not exist)."""
     try:
-        return {a: str(v) for a, v in _client(paths).get_registered_model(name).aliases.items()}
+        return {a: str(v) for a, v in tracking.client(paths).get_registered_model(name).aliases.items()}
     except Exception:  # noqa: BLE001 - no such registered model
         return {}
 
 
 def versions(paths: PathsParams, name: str) -> list[ModelRef]:
-    client = _client(paths)
+    client = tracking.client(paths)
     try:
         found = client.search_model_versions(f"name='{name}'")
     except Exception:  # noqa: BLE001 - no such registered model
@@ -151,12 +146,12 @@ def versions(paths: PathsParams, name: str) -> list[ModelRef]:
 
 
 def set_alias(paths: PathsParams, name: str, alias: str, version: str) -> None:
-    _client(paths).set_registered_model_alias(name, alias, version)
+    tracking.client(paths).set_registered_model_alias(name, alias, version)
 
 
 def record(paths: PathsParams, name: str, version: str, tags: dict[str, str]) -> None:
     """Write `nexus.<key>` tags on a version (promotion records and the like)."""
-    client = _client(paths)
+    client = tracking.client(paths)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key if key.startswith(PREFIX) else PREFIX + key, value)
 
@@ -169,9 +164,7 @@ def register(paths: PathsParams, name: str, version: str, card: ModelCard, extra
 
 def load_model(paths: PathsParams, ref: ModelRef):
     """The RiskModel a version holds (through its pyfunc, so `mlflow models serve` reads the same)."""
-    from nexus.tracking import mlflow_at
-
-    mlflow = mlflow_at(paths.tracking_uri)
+    mlflow = tracking.mlflow_at(paths.tracking_uri)
     import mlflow.pyfunc
 
     try:

@@ -16,7 +16,9 @@ import pandas as pd
 
 from nexus.config import PathsParams
 from nexus.errors import NexusError
-from training.backtest import KEYS, MODEL
+from nexus.tracking import client
+from training.backtest import MODEL
+from training.forecasts import FORECAST_KEYS
 
 
 class NotComparableError(NexusError):
@@ -35,19 +37,13 @@ class RunBacktest:
     @property
     def xgb(self) -> pd.DataFrame:
         rows = self.predictions[self.predictions["model"] == MODEL]
-        return rows.sort_values(KEYS, kind="stable").reset_index(drop=True)
+        return rows.sort_values(FORECAST_KEYS, kind="stable").reset_index(drop=True)
 
     def describe_folds(self) -> dict:
         x = self.xgb
         folds = json.loads(self.tags.get("nexus.folds", "{}") or "{}")
         return {"target": folds.get("target", "?"), "horizon_years": folds.get("horizon_years", "?"),
                 "origins": sorted(int(o) for o in x["origin"].unique()), "rows": len(x)}
-
-
-def client(paths: PathsParams):
-    from nexus.tracking import mlflow_at
-
-    return mlflow_at(paths.tracking_uri).MlflowClient()
 
 
 def find_experiment_run(paths: PathsParams, mlflow_experiment: str, name: str) -> str | None:
@@ -108,8 +104,8 @@ def comparability_problem(a: RunBacktest, b: RunBacktest) -> str | None:
             reasons.append(f"{key} {fa[key]} vs {fb[key]}")
     if fa["origins"] != fb["origins"]:
         reasons.append(f"origins {_span(fa['origins'])} vs {_span(fb['origins'])}")
-    ka = a.xgb[KEYS].apply(tuple, axis=1)
-    kb = b.xgb[KEYS].apply(tuple, axis=1)
+    ka = a.xgb[FORECAST_KEYS].apply(tuple, axis=1)
+    kb = b.xgb[FORECAST_KEYS].apply(tuple, axis=1)
     only_a, only_b = len(set(ka) - set(kb)), len(set(kb) - set(ka))
     if only_a or only_b:
         reasons.append(f"{only_a} of {a.label}'s {len(ka)} rows are not in {b.label}'s backtest and "

@@ -11,13 +11,10 @@ from __future__ import annotations
 from nexus.config import TrainingParams
 
 
-def dependent_sources(catalog: dict) -> set[str]:
-    """Sources in this panel sharing lineage with the label or the corruption index (features/lineage.py)."""
-    from features.lineage import dependent_sources as dependent
-
+def panel_sources(catalog: dict) -> tuple[set[str], list[str]]:
+    """(every source in this panel, its label sources), from the feature catalog."""
     labels = [info["source"] for info in catalog.values() if info["family"] == "label"]
-    sources = {info["source"] for info in catalog.values()}
-    return set().union(*(dependent(sources, label) for label in labels)) if labels else dependent(sources, "")
+    return {info["source"] for info in catalog.values()}, list(dict.fromkeys(labels))
 
 
 def check_exclusions(names: list[str]) -> None:
@@ -42,7 +39,10 @@ def select_features(catalog: dict, params: TrainingParams) -> list[str]:
     check_exclusions(params.exclude_features)
     excluded = set(params.exclude_features)
     if params.independent_sources_only:
-        excluded |= dependent_sources(catalog)
+        from features.lineage import dependent_sources
+
+        sources, labels = panel_sources(catalog)
+        excluded |= dependent_sources(sources, *labels)
     chosen = [c for c, info in catalog.items()
               if info["family"] != "label" and not excluded & {c, info["source"], info["family"]}]
     if params.include_label_history:

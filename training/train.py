@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.panel import FeatureBuild, load_panel
+from nexus import tracking
 from nexus.config import Params, PathsParams, TrainingParams
 from nexus.manifest import (
     Manifest,
@@ -32,18 +33,22 @@ from nexus.manifest import (
     short,
     source_code_hash,
 )
-from nexus.tracking import mlflow_at
 from training import registry
-from training.backtest import KEYS, MODEL, Backtest, backtest, final_model
+from training.backtest import MODEL, Backtest, backtest, final_model
 from training.calibration import coverage_table, expected_calibration_error
+from training.forecasts import FORECAST_KEYS
 from training.metrics import score_metrics
 from training.selection import select_features
 from training.targets import add_targets, target_column
+from training.train_log import (
+    BACKTEST,
+    BACKTEST_SHAP,
+    CALIBRATION,
+    EVALUATION,
+    TrainingRunLog,
+    log_training_run,
+)
 
-BACKTEST = "backtest.parquet"
-BACKTEST_SHAP = "backtest_shap.parquet"
-CALIBRATION = "calibration.json"
-EVALUATION = "evaluation"
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "risk_model"
 __all__ = ["MODEL", "backtest", "select_features", "train"]
@@ -98,15 +103,6 @@ def per_origin_table(predictions: pd.DataFrame, k: int) -> pd.DataFrame:
 def _num(v) -> float | None:
     v = float(v)
     return None if v != v else v
-
-
-def _mlflow(paths: PathsParams, experiment_name: str):
-    mlflow = mlflow_at(paths.tracking_uri)
-    if mlflow.get_experiment_by_name(experiment_name) is None:
-        location = (Path(paths.artifacts) / "mlruns").as_uri()
-        mlflow.create_experiment(experiment_name, artifact_location=location)
-    mlflow.set_experiment(experiment_name)
-    return mlflow
 
 
 def calibration_report(bt: Backtest, params: TrainingParams) -> dict:
@@ -185,12 +181,12 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
                    "bands": params.scoring.bands.model_dump(), "promotion": params.promotion.model_dump()} \
         | ({"tags": tags} if tags else {})
     code = source_code_hash([Path(__file__).parent])
-    key = Manifest.compute_key("train", {}, params_dump, {"features": features.manifest.key}, code)
+    store = {"tracking_store": tracking.store_id(paths.tracking_uri)}  # a run id means nothing elsewhere
+    key = Manifest.compute_key("train", store, params_dump, {"features": features.manifest.key}, code)
     directory = Path(paths.artifacts) / "train" / short(key)
     if not force and is_complete(directory):
         manifest = Manifest.read(directory)
-        version = manifest.extra.get("model_version", "")
-        if registry.exists(paths, params.scoring.model_name, version):
+        if _registered_here(paths, params.scoring.model_name, manifest):
             return TrainResult(directory, manifest, trained=False)
 
     panel, catalog, feature_manifest = load_panel(features.directory)
@@ -261,9 +257,11 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
         development={m: round(v["value"], 5) for m, v in pooled[MODEL].items() if v["value"] is not None},
         experiment=tags.get("nexus.experiment"))
     step("logging to MLflow and registering the model")
-    version, run_id = _log_to_mlflow(params, paths, directory, pooled, pooled_holdout, per_origin, report,
-                                     model_dir, labelled[model.feature_names_in_], plot_files, features,
-                                     panel_sha, params_sha, card, tags)
+    version, run_id = log_training_run(TrainingRunLog(
+        params=params, paths=paths, features=features, directory=directory, model_dir=model_dir,
+        X_final=labelled[model.feature_names_in_], pooled=pooled, pooled_holdout=pooled_holdout,
+        per_origin=per_origin, calibration=report, plot_files=plot_files, panel_sha=panel_sha,
+        params_sha=params_sha, card=card, tags=tags))
     ece = {m: expected_calibration_error(g["y"], g["p"]) for m, g in dev.groupby("model", sort=False)}
     metrics_doc = {"target": target, "features": chosen, "features_served": model.feature_names_in_,
                    "features_by_origin": {str(k): v for k, v in bt.features_by_origin.items()},
@@ -279,7 +277,7 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
     decision = consider(params, paths, version) if register_alias else None
     metrics_doc["champion"] = {"promoted": decision.promoted, "reason": decision.reason} if decision else None
     atomic_write_text(directory / METRICS_FILE, json.dumps(metrics_doc, indent=2))
-    manifest = Manifest(stage="train", key=key, inputs={}, params=params_dump,
+    manifest = Manifest(stage="train", key=key, inputs=store, params=params_dump,
                         upstream={"features": features.manifest.key},
                         outputs={name: "" for name in (BACKTEST, BACKTEST_SHAP, CALIBRATION, METRICS_FILE)},
                         extra={"model_name": params.scoring.model_name, "model_version": version,
@@ -288,6 +286,20 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
                                "features_dir": str(features.directory)})
     manifest.write(directory)
     return TrainResult(directory, manifest, trained=True)
+
+
+def _registered_here(paths: PathsParams, model_name: str, manifest: Manifest) -> bool:
+    """The cached version exists in this store and was logged by the cached run (else: retrain)."""
+    version, run_id = manifest.extra.get("model_version", ""), manifest.extra.get("run_id", "")
+    if not (version and run_id) or not registry.exists(paths, model_name, version):
+        return False
+    if registry.resolve(paths, model_name, version=version).run_id != run_id:
+        return False
+    try:
+        tracking.client(paths).get_run(run_id)
+        return True
+    except Exception:  # noqa: BLE001 - MlflowException: the run was deleted or never was in this store
+        return False
 
 
 def folds_doc(predictions: pd.DataFrame, params: TrainingParams) -> dict:
@@ -299,97 +311,7 @@ def folds_doc(predictions: pd.DataFrame, params: TrainingParams) -> dict:
     hold = predictions[(predictions["model"] == MODEL) & predictions["holdout"]]
     return {"target": params.target, "horizon_years": params.horizon_years,
             "origins": _origins(rows), "holdout_origins": _origins(hold), "rows": int(len(rows)),
-            "rows_sha256": sha256_json(rows[KEYS + ["y"]].astype(str).values.tolist())}
-
-
-def folds_tag(predictions: pd.DataFrame, params: TrainingParams) -> str:
-    return json.dumps(folds_doc(predictions, params))
-
-
-def _log_to_mlflow(params, paths, directory, pooled, pooled_holdout, per_origin, report, model_dir, X_final,
-                   plot_files, features, panel_sha, params_sha, card, tags):
-    _mlflow(paths, params.training.experiment_name)
-    import mlflow
-    import mlflow.pyfunc
-    import xgboost as xgb
-    from mlflow.models import infer_signature
-
-    from training.pyfunc import RiskModelPyfunc
-
-    tp = params.training
-    flat = {f"training.{k}": v for k, v in _flatten(tp.model_dump(mode="json")).items()}
-    run_name = tags.get("nexus.experiment", "train")
-    with mlflow.start_run(run_name=run_name) as parent:
-        mlflow.set_tags({"nexus.stage": "train", "nexus.features_key": features.manifest.key,
-                         "nexus.panel_sha256": panel_sha, "nexus.params_sha256": params_sha,
-                         "nexus.folds": json.dumps(card.folds), "nexus.calibration": card.calibration, **tags})
-        mlflow.log_params(flat | {"seed": params.seed, "n_features": X_final.shape[1]})
-        panel_path = features.directory / "panel.parquet"
-        dataset = mlflow.data.from_pandas(X_final.head(0), source=str(panel_path), name="panel",
-                                          digest=panel_sha.split(":")[-1][:16])
-        mlflow.log_input(dataset, context="training")
-        mlflow.log_artifact(str(features.directory / "manifest.json"), artifact_path="panel")
-        for name in (BACKTEST, BACKTEST_SHAP, CALIBRATION):
-            mlflow.log_artifact(str(directory / name), artifact_path="backtest")
-        mlflow.log_artifacts(str(directory / EVALUATION), artifact_path="backtest/evaluation")
-        for prefix, table in (("backtest", pooled), ("holdout", pooled_holdout)):
-            for name, m in table.get(MODEL, {}).items():
-                mlflow.log_metrics({f"{prefix}_{name}{end}": m[key] for end, key in
-                                    (("", "value"), ("_low", "low"), ("_high", "high")) if m[key] is not None})
-        dev = report.get("development", {})
-        if dev:
-            mlflow.log_metrics({"backtest_ece_raw": dev["ece_raw"], "backtest_ece": dev["ece"],
-                                "backtest_log_loss_raw": dev["log_loss_raw"],
-                                "conformal_coverage": dev["set"]["coverage"],
-                                "conformal_coverage_onsets": dev["set_onsets"].get("coverage", float("nan")),
-                                "conformal_coverage_exits": dev["set_exits"].get("coverage", float("nan"))})
-        for f in plot_files:
-            mlflow.log_artifact(str(f), artifact_path="plots")
-        for model_name, g in per_origin.groupby("model", sort=False):
-            with mlflow.start_run(run_name=f"model={model_name}", nested=True):
-                mlflow.set_tags({"nexus.model": model_name, "nexus.stage": "backtest"})
-                mlflow.log_metrics({f"backtest_{k}": v["value"] for k, v in pooled[model_name].items()
-                                    if v["value"] is not None})
-                for row in g.itertuples():
-                    mlflow.log_metrics({f"origin_{m}": getattr(row, m) for m in ("auc", "average_precision",
-                                                                                 "brier", "log_loss")},
-                                       step=row.origin)
-        holdout_first = tp.backtest.holdout_first_origin
-        for row in per_origin[per_origin["model"] == MODEL].itertuples():
-            with mlflow.start_run(run_name=f"origin={row.origin}", nested=True):
-                mlflow.set_tags({"nexus.origin": str(row.origin), "nexus.stage": "backtest",
-                                 "nexus.holdout": str(row.origin >= holdout_first).lower()})
-                mlflow.log_metrics({f"backtest_{m}": getattr(row, m) for m in ("auc", "average_precision",
-                                                                               "brier", "log_loss")
-                                    if getattr(row, m) == getattr(row, m)} | {"n_test": row.n})
-        example = X_final.head(5)
-        from training.model import RiskModel
-
-        served = RiskModel.load(model_dir)
-        out = RiskModelPyfunc()
-        out.model = served
-        signature = infer_signature(X_final.head(50), out.predict(None, X_final.head(50)))
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=RiskModelPyfunc(), artifacts={"risk_model": str(model_dir)},
-            signature=signature, input_example=example, registered_model_name=params.scoring.model_name,
-            pip_requirements=[f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}", "venn-abers==1.5.4",
-                              "scikit-learn", "shap"],
-        )
-        version = str(info.registered_model_version)
-        card = card.model_copy(update={"run_id": parent.info.run_id})
-        registry.register(paths, params.scoring.model_name, version, card, tags)
-        return version, parent.info.run_id
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in tree.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out |= _flatten(v, key + ".")
-        else:
-            out[key] = json.dumps(v) if isinstance(v, list) else v
-    return out
+            "rows_sha256": sha256_json(rows[FORECAST_KEYS + ["y"]].astype(str).values.tolist())}
 
 
 def _cell(v: dict) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.readers import FILE, ROW, iso3_from_names, read_table, to_number
 from features.registry import Column, register_source
@@ -78,7 +79,7 @@ FROM {src} WHERE {ok} GROUP BY ALL""",
     },
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     population = pd.concat([read_population(p) for p in files["population"]], ignore_index=True)
     csv, parquet = files.get("events", []), files.get("partitions", [])
     if not csv and not parquet:
@@ -90,7 +91,7 @@ def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
         sums.append(s)
         routes.append(r)
     if parquet:
-        parts = scan(CROSSINGS, parquet, QUERIES)
+        parts = scan(CROSSINGS, parquet, QUERIES, context)
         sums.append(parts["sums"].select(["iso3", "year", *PARTS, "_first_row", "_file"]).to_pandas()
                     .rename(columns={"_first_row": ROW}))
         routes.append(parts["routes"].select(["iso3", "year", "route", "count"]).to_pandas())

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_codes, iso3_from_names, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 
 SHEET = "CPI Historical (internal)"
 METHOD_BREAK_YEAR = 2012
@@ -51,6 +52,23 @@ SOURCE_COLUMNS = {
     family="governance",
     publisher="Transparency International, Corruption Perceptions Index",
     raw_globs={"workbook": "ti_cpi/*.xlsx", "compilation": "ti_cpi/cpi.csv"},
+    downloads=(
+        Download(
+            "ti_cpi/CPI2023_Global_Results__Trends.xlsx",
+            "Transparency International",
+            "https://images.transparencycdn.org/images/CPI2023_Global_Results__Trends.xlsx",
+            "11f61edd9186094a21820c25d5694c192a5af50c29b48d236a9da8411fbb6b81",
+        ),
+        Download(
+            "ti_cpi/cpi.csv",
+            "Frederick Solt (compiled from TI)",
+            "https://raw.githubusercontent.com/fsolt/transparency-international-cpi/"
+            "675e1b588b869f25dbe1e02ae00925cf0f0b3e81/cpi.csv",
+            "c55ae0015c6c1ba293e0e866f7b4baffcc29f55c043f6f43c8b7a529b3e7d2c8",
+            pinned=True,
+            header=("country", "year", "cpi"),
+        ),
+    ),
     optional_roles=("compilation",),
     columns={
         "cpi_score": Column(0, 100, "score 0–100", "perceived public-sector integrity, 100 = very clean"),
@@ -59,7 +77,7 @@ SOURCE_COLUMNS = {
     available_after_years=1,
     lineage=tuple(dict.fromkeys(SOURCE_COLUMNS.values())),
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = [read_workbook(p) for p in files["workbook"]]
     covered = pd.concat(frames)[["iso3", "year"]] if frames else pd.DataFrame(columns=["iso3", "year"])
     for path in files.get("compilation", []):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.readers import FILE, ROW
 from features.registry import Column, register_source
@@ -63,8 +64,8 @@ FROM {src} WHERE {ok} AND decided_date IS NOT NULL AND outcome <> 'pending' GROU
     },
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
-    parts = scan(COURTS, files["cases"], QUERIES)
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
+    parts = scan(COURTS, files["cases"], QUERIES, context)
     population = pd.concat([read_population(p) for p in files["population"]], ignore_index=True)
     filed = parts["filed"].select(["iso3", "year", "prosecutions", "_first_row", "_file"]).to_pandas()
     decided = parts["decided"].select(["iso3", "year", "days", "decided", "convictions"]).to_pandas()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 
 MEASURES = {
     "v2x_veracc_osp": ("vdem_vertical_accountability", "vertical accountability (elections, parties)"),
@@ -33,10 +34,21 @@ MEASURES = {
     family="governance",
     publisher="V-Dem Institute, Varieties of Democracy (Democratic Spaces subset)",
     raw_globs={"table": "vdem/dv_data_*.csv"},
+    downloads=(
+        Download(
+            "vdem/dv_data_1968_on.csv",
+            "V-Dem Institute (demspaces)",
+            "https://raw.githubusercontent.com/vdeminstitute/demspaces/1012a66d590d2315c292f2ec745f168abbf84d05/"
+            "create-data/output/dv_data_1968_on.csv",
+            "d6c75baffce5486b5de414255bc56b1c97ab86d20175338dfad4b8fd28116374",
+            pinned=True,
+            header=("gwcode", "year", "country_text_id"),
+        ),
+    ),
     columns={col: Column(0.0, 1.0, "index 0–1", desc) for col, desc in MEASURES.values()},
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["table"]:
         raw = read_table(path, required=["year", "country_name", "country_text_id", *MEASURES])

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 
 INDICATORS = {
     "cc": ("wgi_control_of_corruption", "control of corruption"),
@@ -40,6 +41,14 @@ INDICATORS = {
     family="governance",
     publisher="World Bank, Worldwide Governance Indicators",
     raw_globs={"workbook": "wb_wgi/*.xlsx"},
+    downloads=(
+        Download(
+            "wb_wgi/wgidataset.xlsx",
+            "World Bank (WGI)",
+            "https://www.worldbank.org/content/dam/sites/govindicators/doc/wgidataset.xlsx",
+            "df332a76c7da5e1c210950689acd23cc1d1ad07d4f53a7641fdc3c8d52abd922",
+        ),
+    ),
     columns={
         col: Column(-4.0, 4.0, "estimate (≈ −2.5…2.5, higher = better)", desc)
         for col, desc in INDICATORS.values()
@@ -69,7 +78,7 @@ INDICATORS = {
         "global_integrity",
     ),
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["workbook"]:
         raw = read_table(path, required=["code", "countryname", "year", "indicator", "estimate"])

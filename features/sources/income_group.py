@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_codes, read_table
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 from nexus.errors import SourceDataError
 
 HISTORY_SHEET = "Country Analytical History"
@@ -39,13 +40,27 @@ GNI_YEAR_NOTE = re.compile(r"according to (\d{4}) gross national income", re.IGN
         "history": "reference/Historical_income_classification.xlsx",
         "current": "reference/CLASS.xlsx",
     },
+    downloads=(
+        Download(
+            "reference/CLASS.xlsx",
+            "World Bank",
+            "https://datacatalogfiles.worldbank.org/ddh-published/0037712/DR0090755/CLASS.xlsx",
+            "3090f483cad87e868fb2148b31f259dc4dff52e264066f634f3581365a98a134",
+        ),
+        Download(
+            "reference/Historical_income_classification.xlsx",
+            "World Bank (OGHIST)",
+            "https://datacatalogfiles.worldbank.org/ddh-published/0037712/DR0090754/OGHIST.xlsx",
+            "18c7f3904d9a0641e7017982c7a83e015f372ebea3fab8a9d10ba03557673273",
+        ),
+    ),
     optional_roles=("current",),
     columns={
         "income_group": Column(0, 3, "ordinal 0–3", "0 low, 1 lower-middle, 2 upper-middle, 3 high income")
     },
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = [read_history(p) for p in files["history"]] + [read_current(p) for p in files.get("current", [])]
     frame = pd.concat(frames, ignore_index=True)
     both = frame.duplicated(["iso3", "year"], keep=False)

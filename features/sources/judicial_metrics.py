@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.calendar import Calendar
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 
 SHEET = "Historical Data"
 MEASURES = {
@@ -53,13 +54,22 @@ CALENDAR = Calendar(lag_years=1, max_age_years=2, editions={
     family="judicial",
     publisher="World Justice Project, Rule of Law Index",
     raw_globs={"workbook": "wjp_roli/*.xlsx"},
+    downloads=(
+        Download(
+            "wjp_roli/2025_wjp_rule_of_law_index_HISTORICAL_DATA_FILE.xlsx",
+            "World Justice Project",
+            "https://worldjusticeproject.org/rule-of-law-index/downloads/"
+            "2025_wjp_rule_of_law_index_HISTORICAL_DATA_FILE.xlsx",
+            "caad9192f24070e340b04b8e6820830665008e17f3d0eed3782bd3ad80b417d7",
+        ),
+    ),
     columns={
         col: Column(0.0, 1.0, "score 0–1, higher = stronger rule of law", desc)
         for col, desc in MEASURES.values()
     },
     calendar=CALENDAR,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["workbook"]:
         raw = read_table(path, required=["Country", "Year", "Country Code", *MEASURES], sheet=SHEET)

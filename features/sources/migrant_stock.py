@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.calendar import Calendar
 from features.readers import FILE, ROW, read_table, to_number
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 from nexus.countries import m49_to_iso3
 from nexus.errors import SourceDataError
 
@@ -41,6 +42,15 @@ CALENDAR = Calendar(lag_years=1, max_age_years=5)  # five-yearly estimates: each
     family="border",
     publisher="UN DESA Population Division, International Migrant Stock 2020",
     raw_globs={"workbook": "undesa_migrant_stock/undesa_pd_2020_ims_stock_by_sex_and_destination.xlsx"},
+    downloads=(
+        Download(
+            "undesa_migrant_stock/undesa_pd_2020_ims_stock_by_sex_and_destination.xlsx",
+            "UN DESA",
+            "https://www.un.org/development/desa/pd/sites/www.un.org.development.desa.pd/files/"
+            "undesa_pd_2020_ims_stock_by_sex_and_destination.xlsx",
+            "2dff619eae05e6ae7e7178ea47cb07eb537959006f5c1e0ef9e2ace2d7a10903",
+        ),
+    ),
     columns={
         "migstock_share": Column(
             0, 100, "% of population", "international migrants as a share of population"
@@ -50,7 +60,7 @@ CALENDAR = Calendar(lag_years=1, max_age_years=5)  # five-yearly estimates: each
     },
     calendar=CALENDAR,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["workbook"]:
         share = read_block(path, "Table 3", block=0, value="migstock_share")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.registry import Column, register_source
+from features.build_context import BuildContext
+from features.registry import Column, Download, register_source
 from features.sources._worldbank import CLASS_GLOB, read_wdi
 from features.sources.population import population_table
 
@@ -28,6 +29,14 @@ from features.sources.population import population_table
         "population": "wb_wdi/population.csv",
         "classification": CLASS_GLOB,
     },
+    downloads=(
+        Download(
+            "wb_wdi/API_SM.POP.NETM_DS2_en_excel_v2_782.xls",
+            "World Bank (WDI)",
+            "https://api.worldbank.org/v2/en/indicator/SM.POP.NETM?downloadformat=excel",
+            "161836252ff130b5d12b2fb632a6e3e4e29cf72334d733fe5822730f1c45efcc",
+        ),
+    ),
     optional_roles=("classification",),
     columns={
         "netmig_per_1k": Column(
@@ -39,7 +48,7 @@ from features.sources.population import population_table
     },
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     classes = files.get("classification", [])
     migration = pd.concat([read_wdi(p, "net", classes) for p in files["table"]], ignore_index=True)
     population = population_table({"table": files["population"], "classification": classes})

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.calendar import Calendar
 from features.readers import FILE, ROW, iso3_from_names, read_table, to_number
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 from nexus.errors import SourceDataError
 
 SHEET = re.compile(r"^(\d{4})_dataset$")
@@ -53,10 +54,18 @@ def _key(header: str) -> str:
     family="judicial",
     publisher="Global Initiative Against Transnational Organized Crime, Global Organized Crime Index",
     raw_globs={"workbook": "gitoc_ocindex/*.xlsx"},
+    downloads=(
+        Download(
+            "gitoc_ocindex/global_oc_index.xlsx",
+            "GI-TOC",
+            "https://ocindex.net/assets/downloads/global_oc_index.xlsx",
+            "1edb12b3d7aefa2947c11b029264340a8b2cdc0450c17d551d6548cba83ea1fc",
+        ),
+    ),
     columns={col: Column(1, 10, "score 1–10", desc) for col, desc in MEASURES.values()},
     calendar=CALENDAR,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["workbook"]:
         with pd.ExcelFile(path, engine="calamine") as workbook:

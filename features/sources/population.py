@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 from features.sources._worldbank import CLASS_GLOB, class_aggregates
 
 
@@ -23,11 +24,27 @@ from features.sources._worldbank import CLASS_GLOB, class_aggregates
     family="controls",
     publisher="World Bank, World Development Indicators (SP.POP.TOTL)",
     raw_globs={"table": "wb_wdi/population.csv", "classification": CLASS_GLOB},
+    downloads=(
+        Download(
+            "wb_wdi/population.csv",
+            "World Bank WDI via datahub.io",
+            "https://raw.githubusercontent.com/datasets/population/425fc447a53a26c767a15a7de60c4cc2478a0595/"
+            "data/population.csv",
+            "7d2dd6a17f5ed7916de1f89a9c116791e64d207f2e2f6ce47c57e1ab46f0088a",
+            pinned=True,
+            header=("Country Name", "Country Code", "Year", "Value"),
+        ),
+    ),
     optional_roles=("classification",),
     columns={"population": Column(1e3, 2e9, "persons", "total population, mid-year")},
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
+    return read_populations(files)
+
+
+def read_populations(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+    """Every table's country-year rows, the classification's aggregates dropped."""
     aggregates = set().union(*(class_aggregates(p) for p in files.get("classification", [])))
     return pd.concat([read_population(p, aggregates) for p in files["table"]], ignore_index=True)
 
@@ -49,4 +66,4 @@ def read_population(path: Path, aggregates: Collection[str] = ()) -> pd.DataFram
 
 def population_table(files: Mapping[str, list[Path]]) -> pd.DataFrame:
     """(iso3, year, population) for sources that divide by it."""
-    return build(files)[["iso3", "year", "population"]]
+    return read_populations(files)[["iso3", "year", "population"]]

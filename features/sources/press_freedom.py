@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import REGION, Column, Download, register_source
 from nexus.errors import SourceDataError
 
 SUBSCORES = {"Political Context": "press_freedom_political", "Safety": "press_freedom_safety"}
@@ -38,6 +39,36 @@ TOLERANCE = 0.011  # evolution and previous score are each rounded to 2 decimals
     family="press",
     publisher="Reporters sans frontières (RSF), World Press Freedom Index",
     raw_globs={"editions": "rsf_wpfi/*[0-9].csv"},
+    downloads=(
+        Download(
+            "rsf_wpfi/country_rsf_global_score_2023.csv",
+            "Reporters sans frontières",
+            "https://rsf.org/sites/default/files/import_classement/2023.csv",
+            "f1c31e5d8b539bb455ea5aad5e3210586219aeeb02d81cb43dbea70c3de896a6",
+            header=("ISO", "Year (N)"),
+        ),
+        Download(
+            "rsf_wpfi/rsf2024 2.csv",
+            "Reporters sans frontières",
+            "https://rsf.org/sites/default/files/import_classement/2024.csv",
+            "d81ee4fecaaf56f01fafeb0c55886c4302b7aad588f9fbcb1cd8418ea7ddd53f",
+            header=("ISO", "Year (N)"),
+        ),
+        Download(
+            "rsf_wpfi/rwb2025.csv",
+            "Reporters sans frontières",
+            "https://rsf.org/sites/default/files/import_classement/2025.csv",
+            "e82431d0cd4f1aa245ccb79d5f697f3e4c5ed174e0b8377da08eeea9a4f7c7f7",
+            header=("ISO", "Year (N)"),
+        ),
+        Download(
+            "rsf_wpfi/rwb2026.csv",
+            "Reporters sans frontières",
+            "https://rsf.org/sites/default/files/import_classement/2026.csv",
+            "3c6827070289e3409e98fb0f60ed40f79e8c29a6c8f00bd8984cdfdf7bd5cc24",
+            header=("ISO", "Year (N)"),
+        ),
+    ),
     columns={
         "press_freedom_score": Column(0, 100, "score 0–100", "global score, higher = freer (2022+ method)"),
         "press_freedom_political": Column(0, 100, "score 0–100", "political context sub-score"),
@@ -45,7 +76,7 @@ TOLERANCE = 0.011  # evolution and previous score are each rounded to 2 decimals
     },
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     """Read every edition (oldest first, so a damaged one can lean on its predecessor)."""
     editions = sorted((read_edition(p) for p in files["editions"]), key=lambda e: e.year)
     by_year: dict[int, pd.DataFrame] = {}
@@ -62,7 +93,8 @@ def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
         if year not in by_year and not prev.empty:
             by_year[year] = prev
     frame = pd.concat(by_year.values(), ignore_index=True)
-    return frame[["iso3", "year", "press_freedom_score", *SUBSCORES.values(), ROW, FILE]]
+    columns = ["iso3", "year", "press_freedom_score", *SUBSCORES.values(), ROW, FILE, REGION]
+    return frame.reindex(columns=columns)  # REGION is missing for rows of an edition without a Zone
 
 
 def _encoding(path: Path) -> str:
@@ -106,6 +138,7 @@ def read_edition(path: Path) -> Edition:
             "_digits": text.where(text.str.fullmatch(r"\d+").fillna(False)) if damaged else pd.NA,
             ROW: raw[ROW],
             FILE: raw[FILE],
+            REGION: raw["Zone"].str.strip() if "Zone" in raw else pd.NA,  # RSF's region of the country
         }
     )
     if damaged and (text.notna() & (text != "") & frame["_digits"].isna()).any():

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_names, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 
 
 @register_source(
@@ -24,6 +26,21 @@ from features.registry import Column, register_source
     family="press",
     publisher="Reporters sans frontières (RSF), via Our World in Data",
     raw_globs={"table": "rsf_wpfi/World Press Freedom Index*.csv"},
+    downloads=(
+        Download(
+            "rsf_wpfi/World Press Freedom Index - Reporters sans Frontieres (2022).csv",
+            "RSF via Our World in Data",
+            "https://raw.githubusercontent.com/owid/owid-datasets/f13f07cc0d86c906868f607f03be8c3c894a2977/"
+            "datasets/"
+            + quote(
+                "World Press Freedom Index - Reporters sans Frontieres (2022)/"
+                "World Press Freedom Index - Reporters sans Frontieres (2022).csv"
+            ),
+            "568ab7371724a17c41a9a19ad8824a8f5c1b9c3577ecb91dd45056f13b58267f",
+            pinned=True,
+            header=("Entity", "Year", "Press Freedom Score"),
+        ),
+    ),
     columns={
         "press_freedom_old_score": Column(
             0, 100, "score 0–100, lower = freer", "global score on the 2013–2021 method (lower = freer)"
@@ -31,7 +48,7 @@ from features.registry import Column, register_source
     },
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["table"]:
         raw = read_table(path, required=["Entity", "Year", "Press Freedom Score"])

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.readers import FILE, ROW
 from features.registry import Column, register_source
@@ -53,8 +54,8 @@ FROM {{src}} GROUP BY ALL""",
     },
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
-    parts = scan(PRESS, files["incidents"], QUERIES)
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
+    parts = scan(PRESS, files["incidents"], QUERIES, context)
     population = pd.concat([read_population(p) for p in files["population"]], ignore_index=True)
     sums = parts["sums"].select(["iso3", "year", "incidents", "severe", "_first_row", "_file"]).to_pandas()
     return aggregate(sums.rename(columns={"_first_row": ROW}), population[["iso3", "year", "population"]])

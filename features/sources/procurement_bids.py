@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.registry import register_source
 from features.sources.procurement_signals import country_year_signals, signal_columns
@@ -80,13 +81,13 @@ GROUP BY ALL""",
     columns=signal_columns("procurement_bids"),
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
-    return aggregate_bids(files["bids"])
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
+    return aggregate_bids(files["bids"], context)
 
 
-def aggregate_bids(paths: list[Path]) -> pd.DataFrame:
+def aggregate_bids(paths: list[Path], context: BuildContext) -> pd.DataFrame:
     """Country-year signals from bid-table partitions (here or on the executor)."""
-    parts = scan(BIDS, paths, QUERIES)
+    parts = scan(BIDS, paths, QUERIES, context)
     sums = parts["sums"].drop([c for c in parts["sums"].column_names if c.startswith("_") and c not in
                                ("_file", "_first_row")]).to_pandas()
     sums = sums.rename(columns={"_first_row": "_row"})

@@ -2,10 +2,10 @@
 
 Input is the field's own standard: OCDS releases (JSON Lines, or release/record packages),
 one contracting process each. Per process the Open Contracting Partnership's red flags are
-computed as their reference implementation (Cardinal) defines them (features/ocds.py), with
+computed as their reference implementation (Cardinal) defines them (features/ocds/), with
 the outlier fences of R024/R025/R038/R048/R058 computed per country over all of a
 publisher's years (a country-year alone is too few processes for quartiles);
-`features/ocds_flags.py` streams files of any size through it.
+`features/ocds/flags.py` streams files of any size through it.
 Per country-year nexus reports the share of processes flagged per indicator, value-weighted
 variants of the single-bid and short-period shares, bids per process, the number of
 processes, and two measures of capture: buyer–winner concentration (award-weighted mean
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.event_tables import UNKNOWN_COUNTRY, PartitionReport, map_tasks, record_reports
+from features.build_context import BuildContext, PartitionReport
+from features.event_tables import UNKNOWN_COUNTRY
 from features.readers import FILE, ROW
 from features.registry import Column, register_source
 from nexus.countries import code_to_iso3, name_to_iso3
@@ -156,17 +157,22 @@ def with_iso3(sums: pd.DataFrame, pairs: pd.DataFrame, reports: Mapping[str, Par
     columns=signal_columns("procurement", FLAG_CODES),
     available_after_years=1,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
-    from features.ocds_flags import process_partials
-
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     paths = sorted({*files["releases"], *files.get("nested", [])})
-    size = sum(p.stat().st_size for p in paths)
-    sums, pairs, reports = process_partials(
-        paths, lambda fn, items: map_tasks(fn, items, cpu_bound=True, input_bytes=size))
+    if context.ocds_engine == "columnar":
+        from features.ocds.columnar import process_partials_columnar
+
+        sums, pairs, reports = process_partials_columnar(paths, threads=context.duckdb_threads)
+    else:
+        from features.ocds.flags import process_partials
+
+        size = sum(p.stat().st_size for p in paths)
+        sums, pairs, reports = process_partials(
+            paths, lambda fn, items: context.map_tasks(fn, items, cpu_bound=True, input_bytes=size))
     by_file = {r.path: r for r in reports}
     if len(sums):
         sums, pairs = with_iso3(sums, pairs, by_file)
-    record_reports("ocds", reports)
+    context.record_reports("ocds", reports)
     if not len(sums):
         from nexus.errors import SourceDataError
 

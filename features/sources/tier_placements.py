@@ -54,9 +54,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.calendar import Calendar
 from features.readers import FILE, ROW, iso3_from_codes, iso3_from_names, read_table, to_year
-from features.registry import RESOLVED, Column, register_source
+from features.registry import RESOLVED, Column, Download, register_source
 from nexus.countries import code_to_iso3, is_non_country_name, name_to_iso3
 from nexus.errors import SourceDataError
 
@@ -116,6 +117,27 @@ CALENDAR = Calendar(lag_years=0, max_age_years=0, editions={
     publisher="U.S. Department of State, Trafficking in Persons Report",
     raw_globs={"tables": "us_state_tip/*.csv",
                "transcribed": "us_state_tip/transcribed-2016-2025/tip_tiers_*.csv"},
+    downloads=(
+        Download(
+            "us_state_tip/tip_tiers_orig.csv",
+            "Kelley & Heiss (from the TIP Reports)",
+            "https://raw.githubusercontent.com/andrewheiss/From-the-Trenches-Anti-TIP-NGOs-and-US/"
+            "475c15bab196e3584d3c089234efb53e5bf1c7b7/data/tip_tiers_orig.csv",
+            "65909a7bd4053b8947a3b54c9c2d7619d0af708189e4fe5c1ac02ba770a8af75",
+            pinned=True,
+            header=("countryname", "iso", "year", "tier"),
+        ),
+        Download(
+            "us_state_tip/tip_tiers_2016_2025_transcribed.csv",
+            "transcribed from the TIP Reports",
+            None,
+            "d14928016494d6fb67d011aebe8dfc6a89527d65b751e5326197f611818ab13c",
+            header=("country", "report_year", "tier"),
+            by_hand="a transcription (SOURCES.md section 10), not a download: copy it from the shared data "
+            "folder, or type the Tier Placements tables of state.gov/reports/<year>-trafficking-in-"
+            "persons-report into the same columns",
+        ),
+    ),
     optional_roles=("transcribed",),
     columns={
         "label_tier": Column(0, 3, "ordinal 0–3", "Tier 1 = 0, Tier 2 = 1, Tier 2 Watch List = 2, Tier 3 = 3"),
@@ -127,7 +149,7 @@ CALENDAR = Calendar(lag_years=0, max_age_years=0, editions={
     },
     calendar=CALENDAR,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     paths = [*files["tables"], *files.get("transcribed", [])]
     rows = pd.concat([read_tiers(p) for p in paths], ignore_index=True)
     placed = resolve_conflicts(rows)

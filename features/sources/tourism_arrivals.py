@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.registry import Column, register_source
+from features.build_context import BuildContext
+from features.registry import Column, Download, register_source
 from features.sources._worldbank import CLASS_GLOB, read_wdi
 from features.sources.population import population_table
 
@@ -28,6 +29,16 @@ from features.sources.population import population_table
         "population": "wb_wdi/population.csv",
         "classification": CLASS_GLOB,
     },
+    downloads=(
+        Download(
+            "wb_wdi/API_ST.INT.ARVL_DS2_en_csv_v2_10139871.csv",
+            "World Bank (WDI)",
+            "https://api.worldbank.org/v2/en/indicator/ST.INT.ARVL?downloadformat=csv",
+            "8c37ff22dc9eff3cea2ce53ee2324ec959c5cc949d34cb536174688335225d6b",
+            header=("Country Name", "Country Code"),
+            member="API_ST.INT.ARVL_DS2_*.csv",
+        ),
+    ),
     optional_roles=("classification",),
     columns={
         "tourism_log_arrivals": Column(0, 25, "log(1 + arrivals)", "international inbound tourist arrivals"),
@@ -35,7 +46,7 @@ from features.sources.population import population_table
     },
     available_after_years=2,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     classes = files.get("classification", [])
     arrivals = pd.concat([read_wdi(p, "arrivals", classes) for p in files["table"]], ignore_index=True)
     population = population_table({"table": files["population"], "classification": classes})

@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.calendar import Calendar
 from features.readers import FILE, ROW, iso3_from_codes, iso3_from_names, read_table, to_number, to_year
-from features.registry import Column, register_source
+from features.registry import Column, Download, register_source
 from nexus.errors import SourceDataError
 
 HEADER_ROW = 3
@@ -75,10 +76,18 @@ def _columns() -> dict[str, Column]:
     family="judicial",
     publisher="UNODC, Global Report on Trafficking in Persons (dataUNODC)",
     raw_globs={"table": "unodc_glotip/*.xlsx"},
+    downloads=(
+        Download(
+            "unodc_glotip/data_glotip.xlsx",
+            "UNODC",
+            "https://dataunodc.un.org/sites/dataunodc.un.org/files/data_glotip.xlsx",
+            "b0d5fcedaef86dcae33f74ef28f8e0cd25f49f12446d46642f05160159f15119",
+        ),
+    ),
     columns=_columns(),
     calendar=CALENDAR,
 )
-def build(files: Mapping[str, list[Path]]) -> pd.DataFrame:
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     return pd.concat([read_glotip(p) for p in files["table"]], ignore_index=True)
 
 

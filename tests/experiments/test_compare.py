@@ -14,7 +14,8 @@ from experiments import stability
 from experiments.compare import compare_experiments
 from experiments.runner import run_experiment
 from nexus.errors import ConfigError
-from training.runs import NotComparableError, client
+from nexus.tracking import client
+from training.runs import NotComparableError
 
 
 @pytest.fixture(scope="module")

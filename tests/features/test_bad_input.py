@@ -28,7 +28,7 @@ def _edit_line(path: Path, line_no: int, edit) -> None:
 
 def _build(tmp_path, raw, make_params):
     params, paths = make_params(tmp_path, {"paths.raw": str(raw)})
-    return build_features(params.features, paths.raw, paths.artifacts)
+    return build_features(params.features, params.dask, paths.raw, paths.artifacts)
 
 
 def test_missing_column(tmp_path, raw, make_params):

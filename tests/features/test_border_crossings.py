@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.event_tables import bad_input_policy
+from features.build_context import BuildContext
 from features.registry import get_source
 from nexus.countries import synthetic_name
 from nexus.errors import SourceDataError
@@ -50,8 +50,9 @@ def raw(tmp_path):
     return tmp_path
 
 
-def _build(files, raw):
-    return get_source("border_crossings").build({**files, "population": [raw / "wb_wdi" / "population.csv"]})
+def _build(files, raw, context=None):
+    return get_source("border_crossings").build({**files, "population": [raw / "wb_wdi" / "population.csv"]},
+                                                context or BuildContext.for_policy("refuse"))
 
 
 def test_crossings_equal_hand_computed_signals(raw):
@@ -97,8 +98,9 @@ def test_parquet_bad_rows_are_refused_or_counted(raw):
     with pytest.raises(SourceDataError, match=r"crossings_2010.parquet row 2: negative count \(1 row in this "
                                               r"partition; also unknown country 'Freedonia'\)"):
         _build({"partitions": layouts["parquet"]}, raw)
-    with bad_input_policy("quarantine") as quality:
-        out = _build({"partitions": layouts["parquet"]}, raw).set_index(["iso3", "year"])
+    context = BuildContext.for_policy("quarantine")
+    out = _build({"partitions": layouts["parquet"]}, raw, context).set_index(["iso3", "year"])
+    quality = context.quality
     reports = {Path(r.path).name: r for r in quality.tables["border_crossings"]}
     assert reports["crossings_2010.parquet"].problems == {"negative count": [1, 2], "unknown country 'Freedonia'": [1, 3]}
     assert reports["crossings_2011.parquet"].problems == {"unknown sex": [1, 2]}

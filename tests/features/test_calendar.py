@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from features.calendar import Calendar, latest_published
+from features.build_context import BuildContext
 from features.cli import source_summary
 from features.registry import get_source, register_source
 from nexus.errors import ConfigError
@@ -78,10 +79,11 @@ def test_nexus_sources_reports_a_calendar_edition_missing_from_the_file(tmp_path
     path.parent.mkdir()
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         pd.DataFrame(rows).to_excel(xl, sheet_name="Historical Data", index=False)
-    summary = source_summary(get_source("judicial_metrics"), tmp_path, "editions")
+    summary = source_summary(get_source("judicial_metrics"), tmp_path, "editions", BuildContext.for_policy("refuse"))
     assert summary.startswith("cannot be built: ") and "calendar.editions.2015" in summary
     assert "edition (data year) 2015 is declared (published 2015-06-02) but its files hold no data for it" in summary
-    assert source_summary(get_source("judicial_metrics"), tmp_path, "constant_lag").startswith("years 2013–2016")
+    assert source_summary(get_source("judicial_metrics"), tmp_path, "constant_lag",
+                          BuildContext.for_policy("refuse")).startswith("years 2013–2016")
 
 
 # --- the real panel against the publishers' release dates --------------------------------------
@@ -114,6 +116,7 @@ def _newest_public(releases, t):
 def real(tmp_path_factory):
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent: the real-data tests read the publishers' files there")
+    from features.build_context import BuildContext
     from features.panel import LABEL_PROVENANCE, PROVENANCE, build_features, load_panel
     from nexus.config import load_params
 
@@ -122,11 +125,12 @@ def real(tmp_path_factory):
         "paths.raw": str(SHARED_DATA / "raw"), "paths.artifacts": str(root / "artifacts"),
         "features.sources": ["trafficking_detections", "judicial_metrics", "organized_crime", "migrant_stock"]})
     assert params.features.calendar == "editions"
-    build = build_features(params.features, SHARED_DATA / "raw", root / "artifacts")
+    build = build_features(params.features, params.dask, SHARED_DATA / "raw", root / "artifacts")
     panel, _, _ = load_panel(build.directory)
     provenance = pd.read_parquet(build.directory / PROVENANCE)
     labels = pd.read_parquet(build.directory / LABEL_PROVENANCE)
-    frames = {n: get_source(n).build(get_source(n).find_files(SHARED_DATA / "raw"))
+    context = BuildContext.for_policy(params.features.bad_input)
+    frames = {n: get_source(n).build(get_source(n).find_files(SHARED_DATA / "raw"), context)
               for n in ("judicial_metrics", "organized_crime", "migrant_stock")}
     return panel.set_index(["iso3", "year"]), provenance, labels, frames
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from features.sources.corruption_perceptions import SHEET, SOURCE_COLUMNS
@@ -23,7 +24,8 @@ def write_workbook(raw: Path, rows: list[dict]) -> None:
 
 def build(raw: Path) -> pd.DataFrame:
     source = get_source("corruption_perceptions")
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def test_pre_2012_scores_are_flagged_and_the_workbook_wins(tmp_path):

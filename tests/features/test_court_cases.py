@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.event_tables import bad_input_policy
+from features.build_context import BuildContext
 from features.registry import get_source
 from features.sources import court_cases
 from nexus.countries import synthetic_name
@@ -50,8 +50,9 @@ def raw(tmp_path):
     return tmp_path
 
 
-def _build(raw, files):
-    return get_source("court_cases").build({"cases": files, "population": [raw / "wb_wdi" / "population.csv"]})
+def _build(raw, files, context=None):
+    return get_source("court_cases").build({"cases": files, "population": [raw / "wb_wdi" / "population.csv"]},
+                                           context or BuildContext.for_policy("refuse"))
 
 
 def test_court_signals_equal_hand_computed(raw, monkeypatch):
@@ -83,8 +84,9 @@ def test_impossible_cases_are_refused_or_counted(raw):
     files = write_cases(raw, bad)
     with pytest.raises(SourceDataError, match=r"cases_2010.parquet row 8: decided before filed"):
         _build(raw, files)
-    with bad_input_policy("quarantine") as quality:
-        out = _build(raw, files).set_index(["iso3", "year"])
+    context = BuildContext.for_policy("quarantine")
+    out = _build(raw, files, context).set_index(["iso3", "year"])
+    quality = context.quality
     report = {Path(r.path).name: r for r in quality.tables["court_cases"]}["cases_2010.parquet"]
     assert report.problems == {"decided before filed": [1, 8], "unknown outcome": [1, 9]}
     assert report.kept == 7

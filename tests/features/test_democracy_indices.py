@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from features.sources.democracy_indices import MEASURES
@@ -13,7 +14,8 @@ from features.sources.judicial_metrics import MEASURES as WJP_MEASURES
 
 def build(raw: Path, name: str) -> pd.DataFrame:
     source = get_source(name)
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def test_vdem_drops_dissolved_states_and_rounds_float_noise(tmp_path):

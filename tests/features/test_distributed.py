@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.event_tables import bad_input_policy
+from features.build_context import BuildContext
 from features.registry import get_source
 from nexus.config import DaskParams
 
@@ -38,9 +38,10 @@ def _files(name, raw):
 def test_event_builders_on_dask_equal_the_single_machine_path(raw, client):
     from features.distributed import on_dask
 
-    local = {n: get_source(n).build(_files(n, raw)) for n in SOURCES}
-    with on_dask(DASK, client):
-        remote = {n: get_source(n).build(_files(n, raw)) for n in SOURCES}
+    here = BuildContext.for_policy("refuse")
+    local = {n: get_source(n).build(_files(n, raw), here) for n in SOURCES}
+    with on_dask(DASK, BuildContext.for_policy("refuse"), client) as there:
+        remote = {n: get_source(n).build(_files(n, raw), there) for n in SOURCES}
     for name in SOURCES:
         assert len(local[name]) > 50
         pd.testing.assert_frame_equal(local[name].drop(columns=["_row", "_file"]),
@@ -58,27 +59,26 @@ def test_quarantine_reports_the_same_counts_on_dask(raw, client, tmp_path):
     shutil.copytree(raw / "wb_wdi", copy / "wb_wdi")
     reports = []
     for use_dask in (False, True):
-        with bad_input_policy("quarantine") as quality:
-            if use_dask:
-                with on_dask(DASK, client):
-                    get_source("court_cases").build(_files("court_cases", copy))
-            else:
-                get_source("court_cases").build(_files("court_cases", copy))
-        reports.append(quality.as_dict())
+        context = BuildContext.for_policy("quarantine")
+        if use_dask:
+            with on_dask(DASK, context, client) as on_cluster:
+                get_source("court_cases").build(_files("court_cases", copy), on_cluster)
+        else:
+            get_source("court_cases").build(_files("court_cases", copy), context)
+        reports.append(context.quality.as_dict())
     assert reports[0] == reports[1]
     bad = [p for p in reports[0]["tables"]["court_cases"] if p["error"]]
     assert [Path(p["path"]).name for p in bad] == ["cases_2011.parquet"]
 
 
 def test_panel_built_on_dask_equals_the_panel_built_here(raw, tmp_path, client, make_params):
-    from features.distributed import build_features, on_dask
-    from features.panel import load_panel
+    from features.panel import build_features, load_panel
 
     params, paths = make_params(tmp_path, {"paths.raw": str(raw), "features.years": {"first": 2010, "last": 2013},
                                            "features.sources": SOURCES})
     here = build_features(params.features, params.dask, paths.raw, tmp_path / "a")
-    with on_dask(DASK, client):
-        there = build_features(params.features, params.dask, paths.raw, tmp_path / "b")
+    on_cluster = DASK.model_copy(update={"scheduler": client.scheduler.address})  # the fixture's cluster
+    there = build_features(params.features, on_cluster, paths.raw, tmp_path / "b")
     assert here.manifest.key == there.manifest.key
     a, b = load_panel(here.directory)[0], load_panel(there.directory)[0]
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)

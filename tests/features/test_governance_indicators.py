@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from nexus.errors import SourceDataError
@@ -34,7 +35,8 @@ def build(raw: Path, rows: list[tuple]) -> pd.DataFrame:
     )
     frame.astype(object).to_excel(path, sheet_name="Sheet1", index=False)
     source = get_source("governance_indicators")
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def test_missing_marker_and_legacy_codes(tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from nexus.errors import SourceDataError
@@ -47,7 +48,8 @@ def current(raw: Path, note: str) -> None:
 
 def build(raw: Path) -> pd.DataFrame:
     source = get_source("income_group")
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 BODY = [

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from features.sources.migrant_stock import ESTIMATE_YEARS, NAME
@@ -40,7 +41,8 @@ def write(raw: Path, share_values: dict[tuple[str, int], list], refugees: list) 
 
 def build(raw: Path) -> pd.DataFrame:
     source = get_source("migrant_stock")
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def test_only_the_estimates_are_returned_nothing_interpolated_or_extrapolated(tmp_path):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from nexus.errors import SourceDataError
@@ -47,7 +48,8 @@ def write(raw: Path, sheets: dict[str, list[str]]) -> None:
 
 def build(raw: Path) -> pd.DataFrame:
     source = get_source("organized_crime")
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def test_both_editions_header_spellings(tmp_path):

@@ -80,12 +80,12 @@ def test_changing_a_future_file_does_not_change_past_rows(tmp_path, world_dir, m
     raw = tmp_path / "raw"
     shutil.copytree(world_dir, raw)
     params, paths = make_params(tmp_path, {"paths.raw": str(raw)})
-    before, _, _ = load_panel(build_features(params.features, paths.raw, paths.artifacts).directory)
+    before, _, _ = load_panel(build_features(params.features, params.dask, paths.raw, paths.artifacts).directory)
     path = raw / "rsf_wpfi" / "rsf_2020.csv"  # describes 2019, usable from 2020
     text = path.read_text(encoding="utf-8").splitlines()
     text[1:] = [";".join([c.split(";")[0], "1,00", *c.split(";")[2:]]) for c in text[1:]]
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
-    after, _, _ = load_panel(build_features(params.features, paths.raw, paths.artifacts).directory)
+    after, _, _ = load_panel(build_features(params.features, params.dask, paths.raw, paths.artifacts).directory)
     past = before["year"] < 2020
     pd.testing.assert_frame_equal(before[past].reset_index(drop=True), after[past].reset_index(drop=True))
     assert not before[~past]["press_freedom_score"].equals(after[~past]["press_freedom_score"])
@@ -114,3 +114,48 @@ def test_catalog_lists_family_unit_lineage_and_file_hashes(built):
     assert cpi["family"] == "governance" and "judicial_metrics" in cpi["lineage"]
     assert all(h.startswith("sha256:") for h in cpi["files"].values())
     json.dumps(catalog)
+
+
+def test_panel_key_hashes_the_code_the_build_runs_and_nothing_else():
+    from pathlib import Path
+
+    from nexus.manifest import imported_files
+
+    root = Path(__file__).resolve().parents[2]
+    names = {p.relative_to(root).as_posix() for p in imported_files("features.panel")}
+    assert {"features/panel.py", "features/registry.py", "features/readers.py", "features/event_tables.py",
+            "features/sources/press_freedom.py", "features/sources/procurement_signals.py"} <= names
+    assert any(n.startswith("features/ocds") for n in names)  # imported inside procurement_signals.build
+    assert not {n for n in names if n.startswith(("features/synthetic", "features/fetch", "features/cli"))}
+
+
+def test_an_unrelated_file_leaves_the_key_and_an_imported_module_changes_it(tmp_path, monkeypatch):
+    from nexus.manifest import imported_code_hash
+
+    package = tmp_path / "toy_stage"
+    (package / "sources").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "panel.py").write_text("from toy_stage.registry import NAME\n\n\ndef build():\n"
+                                      "    from toy_stage.sources import first\n    return first.VALUE\n")
+    (package / "registry.py").write_text("NAME = 'registry'\n")
+    (package / "sources" / "__init__.py").write_text("")
+    (package / "sources" / "first.py").write_text("VALUE = 1\n")
+    (package / "fetch.py").write_text("URL = 'https://example.org'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = imported_code_hash("toy_stage.panel")
+    (package / "fetch.py").write_text("URL = 'https://example.org/moved'\n")
+    assert imported_code_hash("toy_stage.panel") == before
+    (package / "sources" / "first.py").write_text("VALUE = 2\n")
+    assert imported_code_hash("toy_stage.panel") != before
+
+
+def test_source_rows_and_regions_are_built_with_the_panel(small_features):
+    from features.lineage import COUNTRY_REGIONS, SOURCE_ROWS, country_regions, source_rows
+
+    assert {SOURCE_ROWS, COUNTRY_REGIONS} <= set(small_features.manifest.outputs)
+    rows = source_rows(small_features.directory)
+    params = small_features.manifest.params
+    assert set(rows["source"]) == {*params["sources"], params["label_source"]}
+    assert not rows["file"].str.startswith("/").any() and (rows["row"] >= 1).all()  # 1-based
+    regions = country_regions(small_features.directory, sorted(rows["iso3"].unique()))
+    assert all(regions.values())  # every synthetic country's region, from the press-freedom files

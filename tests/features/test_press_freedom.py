@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from nexus.errors import SourceDataError
@@ -21,7 +22,8 @@ def write(raw: Path, name: str, lines: list[str], header: str = HEADER, encoding
 
 def build(raw: Path, name: str = "press_freedom"):
     source = get_source(name)
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def edition_2024(raw: Path) -> None:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.event_tables import bad_input_policy
+from features.build_context import BuildContext
 from features.registry import get_source
 from nexus.countries import synthetic_name
 from nexus.errors import SourceDataError
@@ -37,9 +37,10 @@ def raw(tmp_path):
     return tmp_path
 
 
-def _build(raw, files):
+def _build(raw, files, context=None):
     return get_source("press_incidents").build({"incidents": files,
-                                                "population": [raw / "wb_wdi" / "population.csv"]})
+                                                "population": [raw / "wb_wdi" / "population.csv"]},
+                                               context or BuildContext.for_policy("refuse"))
 
 
 def test_press_signals_equal_hand_computed(raw):
@@ -54,8 +55,9 @@ def test_bad_incidents_are_refused_or_counted(raw):
     path = write_incidents(raw, [*INCIDENTS, (XAA, "rumour"), ("Freedonia", "attack")])
     with pytest.raises(SourceDataError, match=r"incidents_2010.parquet row 9: unknown incident type"):
         _build(raw, [path])
-    with bad_input_policy("quarantine") as quality:
-        out = _build(raw, [path]).set_index(["iso3", "year"])
+    context = BuildContext.for_policy("quarantine")
+    out = _build(raw, [path], context).set_index(["iso3", "year"])
+    quality = context.quality
     assert quality.tables["press_incidents"][0].problems == {"unknown incident type": [1, 9],
                                                              "unknown country 'Freedonia'": [1, 10]}
     assert out.loc[("XAA", 2010), "press_incidents_per_million"] == pytest.approx(3.0)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.event_tables import bad_input_policy
+from features.build_context import BuildContext
 from features.registry import get_source
 from features.sources import procurement_signals
 from nexus.countries import synthetic_name
@@ -31,6 +31,10 @@ PROCESSES = [
     ("p6", "2010-07-01", 8, 1, "open", "cancelled", "B1", "S1", 999.0, [("S1", "valid", 999.0)]),
     ("p7", "2011-01-10", 40, 1, "open", "complete", "B1", "S1", 70.0, [("S1", "valid", 70.0)]),
 ]
+
+
+def refusing() -> BuildContext:
+    return BuildContext.for_policy("refuse")
 
 
 def _release(ocid, start, days, n, method, status, buyer, winner, value, bids, country=XAA):
@@ -102,7 +106,7 @@ HAND = {  # XAA 2010 from PROCESSES, worked by hand (p6 is cancelled and counts 
 
 def test_ocds_builder_matches_hand_computed_shares(tmp_path, min_one):
     path = write_jsonl(tmp_path / "ocds" / "synthetic-world" / "releases.jsonl", [_release(*p) for p in PROCESSES])
-    out = get_source("procurement_signals").build({"releases": [path]}).set_index(["iso3", "year"])
+    out = get_source("procurement_signals").build({"releases": [path]}, refusing()).set_index(["iso3", "year"])
     row = out.loc[("XAA", 2010)]
     for measure, value in HAND.items():
         assert row[f"procurement_{measure}"] == pytest.approx(value), measure
@@ -113,22 +117,22 @@ def test_ocds_builder_matches_hand_computed_shares(tmp_path, min_one):
 def test_bid_table_builder_matches_hand_computed_shares(tmp_path, min_one):
     path = write_bids(tmp_path / "procurement_bids" / "pub" / "bids_2010.parquet",
                       bid_rows([p for p in PROCESSES if p[1].startswith("2010")]))
-    out = get_source("procurement_bids").build({"bids": [path]}).set_index(["iso3", "year"])
+    out = get_source("procurement_bids").build({"bids": [path]}, refusing()).set_index(["iso3", "year"])
     for measure, value in HAND.items():
         assert out.loc[("XAA", 2010), f"procurement_bids_{measure}"] == pytest.approx(value), measure
 
 
 def test_shares_need_enough_processes(tmp_path):
     path = write_jsonl(tmp_path / "ocds" / "x" / "r.jsonl", [_release(*p) for p in PROCESSES])
-    row = get_source("procurement_signals").build({"releases": [path]}).set_index(["iso3", "year"]).loc[("XAA", 2010)]
+    row = get_source("procurement_signals").build({"releases": [path]}, refusing()).set_index(["iso3", "year"]).loc[("XAA", 2010)]
     assert np.isnan(row["procurement_single_bid_share"])  # 4 eligible < MIN_PROCESSES
     assert row["procurement_log_processes"] == pytest.approx(np.log1p(5))
 
 
 @pytest.fixture(scope="module")
 def scale_world(tmp_path_factory):
-    from features.synthetic import simulate
-    from features.synthetic_events import EventVolumes, write_event_tables
+    from features.synthetic.events import EventVolumes, write_event_tables
+    from features.synthetic.latent import simulate
 
     raw = tmp_path_factory.mktemp("scale") / "raw"
     world = simulate(7, 24, 2010, 2013)
@@ -137,8 +141,8 @@ def scale_world(tmp_path_factory):
 
 
 def test_ocds_and_bid_table_give_the_same_signals_on_the_same_processes(scale_world):
-    ocds = get_source("procurement_signals").build({"releases": sorted(scale_world.glob("ocds/*/*.jsonl"))})
-    bids = get_source("procurement_bids").build({"bids": sorted(scale_world.glob("procurement_bids/*/*.parquet"))})
+    ocds = get_source("procurement_signals").build({"releases": sorted(scale_world.glob("ocds/*/*.jsonl"))}, refusing())
+    bids = get_source("procurement_bids").build({"bids": sorted(scale_world.glob("procurement_bids/*/*.parquet"))}, refusing())
     merged = ocds.merge(bids, on=["iso3", "year"], validate="one_to_one")
     assert len(merged) == len(ocds) == len(bids) > 70  # 24 countries × 4 years, less late entrants
     for column in procurement_signals.signal_columns("procurement_bids"):
@@ -152,7 +156,7 @@ def test_ocds_and_bid_table_give_the_same_signals_on_the_same_processes(scale_wo
 def test_malformed_ocds_lines_are_refused_with_file_and_line(tmp_path):
     path = write_jsonl(tmp_path / "ocds" / "x" / "r.jsonl", [_release(*PROCESSES[0]), "{not json", '{"id": "x"}'])
     with pytest.raises(SourceDataError, match=r"r.jsonl row 2: not JSON"):
-        get_source("procurement_signals").build({"releases": [path]})
+        get_source("procurement_signals").build({"releases": [path]}, refusing())
 
 
 def test_malformed_ocds_lines_are_counted_under_quarantine(tmp_path):
@@ -161,8 +165,9 @@ def test_malformed_ocds_lines_are_counted_under_quarantine(tmp_path):
     lines = [_release(*PROCESSES[0]), "{not json", '{"id": "no ocid"}', '{"ocid": 5}', "[1, 2]", wrong_types,
              _release(*PROCESSES[2])]
     path = write_jsonl(tmp_path / "ocds" / "x" / "r.jsonl", lines)
-    with bad_input_policy("quarantine") as quality:
-        out = get_source("procurement_signals").build({"releases": [path]})
+    context = BuildContext.for_policy("quarantine")
+    out = get_source("procurement_signals").build({"releases": [path]}, context)
+    quality = context.quality
     report = quality.tables["ocds"][0]
     assert report.rows == 7 and report.kept == 3
     assert report.problems["not JSON"] == [2, 2]
@@ -174,9 +179,10 @@ def test_unknown_buyer_country_is_refused_or_counted(tmp_path):
     lines = [_release(*PROCESSES[0]), _release(*PROCESSES[1], country="Freedonia")]
     path = write_jsonl(tmp_path / "ocds" / "x" / "r.jsonl", lines)
     with pytest.raises(SourceDataError, match=r"r.jsonl row 2: unknown country 'Freedonia'"):
-        get_source("procurement_signals").build({"releases": [path]})
-    with bad_input_policy("quarantine") as quality:
-        get_source("procurement_signals").build({"releases": [path]})
+        get_source("procurement_signals").build({"releases": [path]}, refusing())
+    context = BuildContext.for_policy("quarantine")
+    get_source("procurement_signals").build({"releases": [path]}, context)
+    quality = context.quality
     assert quality.tables["ocds"][0].problems == {"unknown country 'Freedonia'": [1, 2]}
 
 
@@ -202,18 +208,19 @@ def test_bad_partitions_are_refused_naming_file_and_problem(bad_partitions):
     files = sorted(bad_partitions.glob("*.parquet"))
     build = get_source("procurement_bids").build
     with pytest.raises(SourceDataError, match=r"bids_2012.parquet: wrong schema: missing column 'award_status'"):
-        build({"bids": files})
+        build({"bids": files}, refusing())
     with pytest.raises(SourceDataError, match=r"bids_2013.parquet: not a readable Parquet file"):
-        build({"bids": [files[0], files[3]]})
+        build({"bids": [files[0], files[3]]}, refusing())
     with pytest.raises(SourceDataError, match=r"bids_2014.parquet row 2: negative number of tenderers "
                                               r"\(1 row in this partition; also .*unknown country 'Freedonia'"):
-        build({"bids": [files[0], files[4]]})
+        build({"bids": [files[0], files[4]]}, refusing())
 
 
 def test_bad_partitions_and_rows_are_quarantined_and_counted(bad_partitions, min_one):
     files = sorted(bad_partitions.glob("*.parquet"))
-    with bad_input_policy("quarantine") as quality:
-        out = get_source("procurement_bids").build({"bids": files}).set_index(["iso3", "year"])
+    context = BuildContext.for_policy("quarantine")
+    out = get_source("procurement_bids").build({"bids": files}, context).set_index(["iso3", "year"])
+    quality = context.quality
     reports = {Path(r.path).name: r for r in quality.tables["procurement_bids"]}
     assert reports["bids_2012.parquet"].error.startswith("wrong schema")
     assert reports["bids_2013.parquet"].error.startswith("not a readable Parquet file")
@@ -232,8 +239,9 @@ def test_bad_partitions_and_rows_are_quarantined_and_counted(bad_partitions, min
 def test_real_ocds_files_go_through_the_same_builder(shared_data):
     root = shared_data / "raw" / "ocds"
     files = sorted({*root.glob("*/*.json*"), *root.glob("*/*/*.json")})
-    with bad_input_policy("quarantine") as quality:
-        out = get_source("procurement_signals").build({"releases": files})
+    context = BuildContext.for_policy("quarantine")
+    out = get_source("procurement_signals").build({"releases": files}, context)
+    quality = context.quality
     assert {"ITA", "COL", "MDA", "ARM", "UKR"} <= set(out["iso3"])
     assert sum(r.kept for r in quality.tables["ocds"]) > 2000
     italy = out[out["iso3"] == "ITA"].set_index("year")
@@ -251,7 +259,7 @@ def test_panel_refuses_or_quarantines_per_params_and_keeps_what_was_built(tmp_pa
     overrides = {"paths.raw": str(raw), "features.years": {"first": 2011, "last": 2013},
                  "features.sources": ["procurement_bids", "procurement_signals"]}
     params, paths = make_params(tmp_path, overrides)
-    good = build_features(params.features, paths.raw, paths.artifacts)
+    good = build_features(params.features, params.dask, paths.raw, paths.artifacts)
     before = {p.name: p.read_bytes() for p in good.directory.iterdir()}
     assert json.loads(before["quality.json"])["policy"] == "refuse"
 
@@ -259,11 +267,11 @@ def test_panel_refuses_or_quarantines_per_params_and_keeps_what_was_built(tmp_pa
     shutil.copy(victim, tmp_path / "keep.parquet")
     victim.write_bytes(victim.read_bytes()[: len(victim.read_bytes()) // 2])  # truncated: the footer is gone
     with pytest.raises(SourceDataError, match=r"bids_2012.parquet: not a readable Parquet file"):
-        build_features(params.features, paths.raw, paths.artifacts)
+        build_features(params.features, params.dask, paths.raw, paths.artifacts)
     assert {p.name: p.read_bytes() for p in good.directory.iterdir()} == before
 
     params, paths = make_params(tmp_path, overrides | {"features.bad_input": "quarantine"})
-    quarantined = build_features(params.features, paths.raw, paths.artifacts)
+    quarantined = build_features(params.features, params.dask, paths.raw, paths.artifacts)
     assert quarantined.directory != good.directory
     quality = json.loads((quarantined.directory / "quality.json").read_text())
     errors = {Path(p["path"]).name: p["error"] for p in quality["tables"]["procurement_bids"] if p["error"]}

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from features.fetch import DOWNLOADS, VerifyError, fetch, sniff
+from features.fetch import VerifyError, downloads, fetch, sniff
 from nexus.manifest import sha256_file
+
+DOWNLOADS = downloads()  # every file the sources declare
 
 
 class Quiet(SimpleHTTPRequestHandler):

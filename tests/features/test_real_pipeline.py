@@ -43,7 +43,7 @@ def test_real_slice_backtests_on_real_tiers_registers_and_scores(tmp_path, share
     from training.train import train
 
     params, paths = real_params(tmp_path, shared_data / "raw")
-    features = build_features(params.features, paths.raw, paths.artifacts)
+    features = build_features(params.features, params.dask, paths.raw, paths.artifacts)
     panel, catalog, _ = load_panel(features.directory)
     assert 170 <= panel.dropna(subset=["label_tier"])["iso3"].nunique() <= 195
     assert {"cpi_pre2012_method", "unodc_victims_censored"} <= set(catalog)

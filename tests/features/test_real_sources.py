@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from nexus.config import load_params
@@ -32,7 +33,7 @@ pytestmark = [
 def built(name: str) -> pd.DataFrame:
     """A source built from the real files and validated against its declaration (unknown names raise)."""
     source = get_source(name)
-    return validate_source_frame(source, source.build(source.find_files(RAW)))
+    return validate_source_frame(source, source.build(source.find_files(RAW), BuildContext.for_policy("refuse")))
 
 
 def value(name: str, iso3: str, year: int, column: str) -> float:

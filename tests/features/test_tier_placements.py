@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import RESOLVED, get_source
 from features.sources.tier_placements import (
@@ -27,7 +28,8 @@ LAYOUT_3 = "country,iso3,report_year,tier,evidence_level,basis,source_url,n_asse
 
 def build(raw: Path):
     source = get_source("tier_placements")
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def write(raw: Path, name: str, text: str) -> Path:

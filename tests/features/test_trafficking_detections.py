@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from nexus.errors import SourceDataError
@@ -43,7 +44,8 @@ def write(raw: Path, rows: list[tuple]) -> None:
 
 def build(raw: Path) -> pd.DataFrame:
     source = get_source("trafficking_detections")
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 VICTIMS = "Detected trafficking victims"

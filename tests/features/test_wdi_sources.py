@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
 from nexus.errors import SourceDataError
@@ -52,7 +53,8 @@ def class_workbook(raw: Path) -> None:
 
 def build(raw: Path, name: str) -> pd.DataFrame:
     source = get_source(name)
-    return validate_source_frame(source, source.build(source.find_files(raw))).set_index(["iso3", "year"])
+    built = source.build(source.find_files(raw), BuildContext.for_policy("refuse"))
+    return validate_source_frame(source, built).set_index(["iso3", "year"])
 
 
 def test_aggregates_in_the_classification_are_dropped_and_countries_kept(tmp_path):

@@ -1,48 +1,77 @@
 """Manifests: unchanged inputs skip, a changed input rebuilds with new values, a damaged
 artifact is detected, and an interrupted write leaves the previous file intact."""
 
-import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from features.panel import build_features, load_panel
 from nexus.errors import StaleArtifactError
-from nexus.manifest import atomic_path
+from nexus.manifest import Manifest, atomic_path, is_complete, sha256_file, short, source_code_hash
 
 
-def test_rerun_skips_and_changed_input_rebuilds(tmp_path, world_dir, make_params):
-    raw = tmp_path / "raw"
-    shutil.copytree(world_dir, raw)
-    params, paths = make_params(tmp_path, {"paths.raw": str(raw)})
-    first = build_features(params.features, paths.raw, paths.artifacts)
-    again = build_features(params.features, paths.raw, paths.artifacts)
-    assert first.built and not again.built
-    assert again.manifest.outputs == first.manifest.outputs
-
-    edition = raw / "rsf_wpfi" / "rsf_2011.csv"
-    lines = edition.read_text(encoding="utf-8").splitlines()
-    cells = lines[1].split(";")
-    iso3, cells[1] = cells[0], "11,11"
-    lines[1] = ";".join(cells)
-    edition.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    rebuilt = build_features(params.features, paths.raw, paths.artifacts)
-    assert rebuilt.built and rebuilt.directory != first.directory
-    panel, _, _ = load_panel(rebuilt.directory)
-    value = panel.loc[(panel.iso3 == iso3) & (panel.year == 2011), "press_freedom_score"].item()
-    assert value == pytest.approx(11.11)
-    assert first.panel_path.exists(), "the earlier artifact is kept, not overwritten"
+def fake_stage(raw: Path, artifacts: Path, factor: float, force: bool = False):
+    """The spine as every stage uses it, in ten lines: key from inputs, params and code; manifest last."""
+    inputs = {p.name: sha256_file(p) for p in sorted(raw.glob("*.csv"))}
+    key = Manifest.compute_key("fake", inputs, {"factor": factor}, {}, source_code_hash([Path(__file__)]))
+    directory = artifacts / "fake" / short(key)
+    if not force and is_complete(directory):
+        return directory, Manifest.read(directory), False
+    directory.mkdir(parents=True, exist_ok=True)
+    frame = pd.concat([pd.read_csv(p) for p in sorted(raw.glob("*.csv"))], ignore_index=True)
+    with atomic_path(directory / "out.parquet") as tmp:
+        frame.assign(value=frame["value"] * factor).to_parquet(tmp, index=False)
+    manifest = Manifest("fake", key, inputs, {"factor": factor}, outputs={"out.parquet": ""})
+    manifest.write(directory)
+    return directory, manifest, True
 
 
-def test_damaged_artifact_is_refused(tmp_path, world_dir, make_params):
-    params, paths = make_params(tmp_path, {"paths.raw": str(world_dir)})
-    build = build_features(params.features, paths.raw, paths.artifacts)
-    with open(build.panel_path, "ab") as f:
+def load_fake(directory: Path) -> pd.DataFrame:
+    Manifest.read(directory).verify(directory, hint="run the stage with --force")
+    return pd.read_parquet(directory / "out.parquet")
+
+
+@pytest.fixture
+def raw(tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    pd.DataFrame({"iso3": ["XAA", "XAB"], "value": [1.0, 2.0]}).to_csv(folder / "a_2011.csv", index=False)
+    pd.DataFrame({"iso3": ["XAA", "XAB"], "value": [3.0, 4.0]}).to_csv(folder / "a_2012.csv", index=False)
+    return folder
+
+
+def test_rerun_skips_and_changed_input_rebuilds(tmp_path, raw):
+    artifacts = tmp_path / "artifacts"
+    first = fake_stage(raw, artifacts, 2.0)
+    again = fake_stage(raw, artifacts, 2.0)
+    assert first[2] and not again[2]
+    assert again[1].outputs == first[1].outputs
+
+    pd.DataFrame({"iso3": ["XAA", "XAB"], "value": [11.11, 2.0]}).to_csv(raw / "a_2011.csv", index=False)
+    rebuilt = fake_stage(raw, artifacts, 2.0)
+    assert rebuilt[2] and rebuilt[0] != first[0]
+    out = load_fake(rebuilt[0])
+    assert out.loc[out.iso3 == "XAA", "value"].iloc[0] == pytest.approx(22.22)
+    assert (first[0] / "out.parquet").exists(), "the earlier artifact is kept, not overwritten"
+    assert fake_stage(raw, artifacts, 3.0)[0] not in (first[0], rebuilt[0]), "a params change is a new key"
+
+
+def test_damaged_artifact_is_refused(tmp_path, raw):
+    artifacts = tmp_path / "artifacts"
+    directory, _, _ = fake_stage(raw, artifacts, 2.0)
+    with open(directory / "out.parquet", "ab") as f:
         f.write(b"junk")
-    with pytest.raises(StaleArtifactError, match=r"panel.parquet does not match its manifest; run 'nexus features --force'"):
-        load_panel(build.directory)
-    rebuilt = build_features(params.features, paths.raw, paths.artifacts)
-    assert rebuilt.built, "a damaged artifact is rebuilt, not trusted"
+    with pytest.raises(StaleArtifactError, match=r"out.parquet does not match its manifest; run the stage with --force"):
+        load_fake(directory)
+    assert fake_stage(raw, artifacts, 2.0)[2], "a damaged artifact is rebuilt, not trusted"
+
+
+def test_a_directory_without_its_manifest_is_not_done(tmp_path, raw):
+    artifacts = tmp_path / "artifacts"
+    directory, _, _ = fake_stage(raw, artifacts, 2.0)
+    (directory / "manifest.json").unlink()  # killed after the outputs, before the manifest
+    assert not is_complete(directory)
+    assert fake_stage(raw, artifacts, 2.0)[2]
 
 
 def test_interrupted_write_keeps_previous_file(tmp_path):

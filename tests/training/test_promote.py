@@ -11,8 +11,9 @@ import json
 import pytest
 
 from nexus.errors import NexusError
+from nexus.tracking import client
 from training.promote import CHAMPION, promote
-from training.runs import client, load_run
+from training.runs import load_run
 from training.train import train
 
 CRIPPLED = {"training.xgb.max_depth": 1, "training.xgb.n_estimators": 5}

@@ -2,8 +2,9 @@
 
 import pytest
 
+from features.lineage import dependent_sources
 from nexus.errors import ConfigError
-from training.selection import dependent_sources, select_features
+from training.selection import panel_sources, select_features
 
 
 def _catalog(small_features):
@@ -16,10 +17,12 @@ def test_independent_sources_drop_the_index_its_inputs_and_siblings(small_featur
     catalog = _catalog(small_features)
     # corruption_perceptions is built from governance_indicators and judicial_metrics (declared lineage);
     # governance_indicators shares the index's inputs; tier_placements is the label.
-    dependent = dependent_sources(catalog)
+    sources, labels = panel_sources(catalog)
+    dependent = dependent_sources(sources, *labels)
     assert dependent >= {"corruption_perceptions", "governance_indicators", "judicial_metrics",
                          "tier_placements"}
-    assert not dependent_sources(catalog) & {"press_freedom", "border_crossings", "procurement_signals"}
+    assert not dependent_sources(sources, *labels) & {"press_freedom", "border_crossings",
+                                                      "procurement_signals"}
     params, _ = small_params(tmp_path, {"training.independent_sources_only": True})
     chosen = select_features(catalog, params.training)
     from training.targets import PLACEMENT_FEATURES

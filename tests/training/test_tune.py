@@ -42,7 +42,7 @@ def test_a_rerun_completes_the_study_to_n_finished_trials(tuned):
 
 
 def test_trials_are_child_runs_of_one_mlflow_parent(tuned):
-    from training.runs import client
+    from nexus.tracking import client
 
     params, paths, _, second = tuned
     c = client(paths)
@@ -79,7 +79,7 @@ def test_a_trial_never_reads_the_holdout(tuned, small_features):
     """Flip every holdout outcome: a trial's value is unchanged, because those rows are never fitted."""
     import optuna
 
-    from training.tune import Objective
+    from training.tune_objective import Objective
 
     params, paths, _, second = tuned
     objective = Objective(params, paths, small_features.directory, second.parent_run_id)

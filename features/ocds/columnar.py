@@ -1,0 +1,245 @@
+"""OCDS red flags on DuckDB: the same partial sums as `features.ocds.flags.process_partials`, columnar.
+
+The Python path parses every release with `json.loads` and folds it through the Cardinal port,
+about 10,000 processes/s. Here DuckDB parses JSON Lines in byte chunks (`json_transform`, all
+cores), keeps one row of typed facts per process in an on-disk table (so files larger than
+memory stream through a bounded memory limit), and computes the indicators and country-year
+aggregates in SQL (`features.ocds.columnar_sql`); only the outlier fences (type-8 quartiles with
+a single-rounding fma) are computed in Python, from one float per process. Lines DuckDB cannot
+vouch for (invalid JSON, no string ocid, NaN/Infinity, bad UTF-8) are classified by the same
+rules as the Python path, so counts and first bad lines agree. Settings per publisher come from
+`features.ocds.flags.PUBLISHERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features.build_context import PartitionReport
+from features.ocds import columnar_sql as sql
+from features.ocds.flags import FLAGS, is_json_lines, publisher, publisher_of
+from features.ocds.indicators import INDICATORS, _lower_fence, _upper_fence
+from features.ocds.reader import read_compiled_releases
+
+CHUNK_BYTES = 32 << 20
+MEMORY_LIMIT = "512MB"
+_NON_FINITE = re.compile(rb"[:,\[]\s*-?(?:NaN|Infinity)")
+_BLANK = "trim(text, E' \\t\\n\\r\\x0b\\x0c') <> ''"
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def line_problem(raw: bytes) -> str | None:
+    """The Python path's verdict on one line: None (a release), "not JSON" or "missing ocid"."""
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return "not JSON"
+    if not isinstance(value, dict):
+        return "not JSON"
+    return None if isinstance(value.get("ocid"), str) else "missing ocid"
+
+
+def _json_lines_chunks(path: Path, chunk_bytes: int):
+    """(first line number, bytes of whole lines) in chunks; the last line may lack its newline."""
+    first, carry = 1, b""
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            if cut:
+                yield first, data[:cut]
+                first += data.count(b"\n", 0, cut)
+    if carry:
+        yield first, carry + b"\n"
+
+
+def _package_chunk(path: Path) -> tuple[np.ndarray, list[bytes], int]:
+    """A release or record package as the Python path spills it: one compact release per position."""
+    entries = list(read_compiled_releases(path))
+    lines = [json.dumps(release, separators=(",", ":")).encode() for _, release in entries]
+    return np.array([p for p, _ in entries], dtype=np.int64), lines, max((p for p, _ in entries), default=0)
+
+
+class ColumnarRun:
+    """One build's DuckDB database (in a temporary folder) and the problems found while loading."""
+
+    def __init__(self, folder: str, threads: int | None, memory_limit: str):
+        self.con = duckdb.connect(str(Path(folder) / "ocds.duckdb"))
+        self.con.execute(f"SET memory_limit = '{memory_limit}'; SET temp_directory = '{folder}'; "
+                         "SET preserve_insertion_order = false; SET enable_progress_bar = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self.con.execute(sql.MACROS)
+        self.problems: dict[tuple[str, str], list[int]] = {}
+        self.created = False
+
+    def count(self, source: str, kind: str, line: int) -> None:
+        entry = self.problems.setdefault((source, kind), [0, line])
+        entry[0] += 1
+        entry[1] = min(entry[1], line)
+
+    def load(self, numbers: np.ndarray, lines: list[bytes] | bytes, file_id: int, source: str,
+             publisher_index: int) -> None:
+        """Parse one chunk (a bytes block of whole lines, or a list of lines) into table `rel`."""
+        if isinstance(lines, bytes):
+            block = lines
+            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
+            offsets = np.concatenate([[0], ends]).astype(np.int32)
+            binary = pa.Array.from_buffers(pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
+            suspects = ({int(np.searchsorted(ends, m.start(), "right")) for m in _NON_FINITE.finditer(block)}
+                        if b"NaN" in block or b"Infinity" in block else set())
+        else:
+            binary = pa.array(lines, pa.binary())
+            suspects = set()
+        try:
+            text = binary.cast(pa.string())
+        except pa.ArrowInvalid:  # invalid UTF-8: the Python path calls such lines not JSON
+            decodable = binary.to_pylist()
+            for i, line in enumerate(decodable):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    self.count(source, "not JSON", int(numbers[i]))
+                    decodable[i] = b"\n"
+                    suspects.discard(i)
+            text = pa.array(decodable, pa.binary()).cast(pa.string())
+        chunk = pa.table({"no": numbers, "text": text})
+        self.con.register("chunk", chunk)
+        facts = publisher(publisher_of(source))
+        if set(facts.settings.indicators) != set(INDICATORS):
+            raise ValueError(f"the columnar engine runs every indicator; {source}'s settings select some")
+
+        def raw(no: int) -> bytes:
+            return binary[int(np.searchsorted(numbers, no))].as_py()
+
+        bad = {int(numbers[i]) for i in suspects if self._vetoed(binary[i].as_py(), source, int(numbers[i]))}
+        try:
+            self.con.execute(sql.stage_sql(file_id, facts.country, _BLANK, sorted(bad)))
+        except duckdb.InvalidInputException:  # some line is not JSON: find them, then load the rest
+            invalid = self.con.execute(f"SELECT no FROM chunk WHERE {_BLANK} AND NOT json_valid(text)").fetchall()
+            bad |= {no for (no,) in invalid if self._vetoed(raw(no), source, no)}
+            self.con.execute(sql.stage_sql(file_id, facts.country, _BLANK, sorted(bad)))
+        vetoed = [no for (no,) in self.con.execute("SELECT no FROM stage WHERE json_type(r.ocid) IS DISTINCT FROM "
+                                                    "'VARCHAR'").fetchall() if self._vetoed(raw(no), source, no)]
+        if vetoed:
+            self.con.execute(f"DELETE FROM stage WHERE no IN ({', '.join(map(str, vetoed))})")
+        self.con.unregister("chunk")
+        statements = sql.normalise_sql(facts.settings, facts.country, publisher_index)
+        for statement in statements[:-1]:
+            self.con.execute(statement)
+        if not self.created:
+            self.con.execute("CREATE TEMP TABLE rel AS SELECT * FROM rel_chunk LIMIT 0; CREATE TEMP TABLE bids_all "
+                             "(ord BIGINT, i BIGINT, st VARCHAR, sole VARCHAR, amt DOUBLE, cur VARCHAR, submitted BOOLEAN)")
+        self.con.execute("INSERT INTO rel SELECT * FROM rel_chunk")
+        self.con.execute(statements[-1])
+        self.created = True
+
+    def _vetoed(self, raw: bytes, source: str, line: int) -> bool:
+        problem = line_problem(raw)
+        if problem is not None:
+            self.count(source, problem, line)
+        return problem is not None
+
+
+def _fence_table(rows: pd.DataFrame, keys: list[str], fence) -> pd.DataFrame:
+    """One fence per group of `rows` (column `value`), by `fence(values, settings)`."""
+    out = []
+    for key, g in rows.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        out.append((*key, fence(np.sort(g["value"].to_numpy(float)).tolist(), key)))
+    return pd.DataFrame(out, columns=[*keys, "fence"])
+
+
+def process_partials_columnar(files: Sequence[Path], chunk_bytes: int = CHUNK_BYTES, spill_root: str | None = None,
+                              threads: int | None = None, memory_limit: str = MEMORY_LIMIT,
+                              ) -> tuple[pd.DataFrame, pd.DataFrame, list[PartitionReport]]:
+    """(country-year sums, pair counts, one report per file), equal to `process_partials`'s."""
+    names = sorted({publisher_of(p) for p in files})
+    settings = {i: publisher(n).settings for i, n in enumerate(names)}
+    with tempfile.TemporaryDirectory(prefix="nexus-ocds-", dir=spill_root) as folder:
+        run = ColumnarRun(folder, threads, memory_limit)
+        try:
+            line_counts = {}
+            for file_id, path in enumerate(map(Path, files)):
+                index = names.index(publisher_of(path))
+                if is_json_lines(path):
+                    count = 0
+                    for first, block in _json_lines_chunks(path, chunk_bytes):
+                        n = block.count(b"\n")
+                        run.load(np.arange(first, first + n, dtype=np.int64), block, file_id, str(path), index)
+                        count = first + n - 1
+                else:
+                    numbers, lines, count = _package_chunk(path)
+                    if lines:
+                        run.load(numbers, lines, file_id, str(path), index)
+                line_counts[str(path)] = count
+            if not run.created:
+                return pd.DataFrame(), pd.DataFrame(), [PartitionReport(str(p), rows=line_counts.get(str(p), 0))
+                                                        for p in files]
+            return _reduce(run, [str(p) for p in files], settings, line_counts)
+        finally:
+            run.con.close()
+
+
+def _reduce(run: ColumnarRun, files: list[str], settings: dict, line_counts: dict):
+    con = run.con
+    con.register("files_frame", pd.DataFrame({"file_id": range(len(files)), "file": files}))
+    con.execute("CREATE TEMP TABLE files AS SELECT * FROM files_frame")
+    unique = con.execute("SELECT count(*) = count(DISTINCT (publisher, key, ocid)) FROM rel").fetchone()[0]
+    con.execute("CREATE TEMP TABLE p AS " + (
+        "SELECT *, ord AS first_ord FROM rel WHERE NOT excluded" if unique else
+        "SELECT * EXCLUDE (rn) FROM (SELECT *, min(ord) OVER w AS first_ord, row_number() OVER "
+        "(PARTITION BY publisher, key, ocid ORDER BY ord DESC) AS rn FROM rel WINDOW w AS (PARTITION BY publisher, "
+        "key, ocid)) WHERE rn = 1 AND NOT excluded"))
+    money = con.execute("SELECT publisher, key, arg_min(first_currency, first_ord) FILTER (first_currency IS NOT NULL)"
+                        " AS main FROM p GROUP BY ALL").df()
+    money["main"] = [settings[i].currency or m for i, m in zip(money["publisher"], money["main"], strict=True)]
+    con.register("money", money)
+    con.execute(f"CREATE TEMP TABLE q AS {sql.PRICES_SQL}")
+    ratios = con.execute("SELECT publisher, key, ratio AS value FROM q WHERE ratio IS NOT NULL").df()
+    f24 = _fence_table(ratios, ["publisher", "key"], lambda v, k: _lower_fence(v, settings[k[0]].r024_threshold))
+    f58 = _fence_table(ratios, ["publisher", "key"], lambda v, k: _upper_fence(v, settings[k[0]].r058_threshold))
+    fences = f24.rename(columns={"fence": "f24"}).merge(f58.rename(columns={"fence": "f58"}), how="outer")
+    con.register("fences", fences.astype({"f24": float, "f58": float}) if len(fences) else
+                 pd.DataFrame({"publisher": pd.Series(dtype=int), "key": pd.Series(dtype=str),
+                               "f24": pd.Series(dtype=float), "f58": pd.Series(dtype=float)}))
+    minimum = {s.r038_minimum_contracting_processes for s in settings.values()}
+    owners = con.execute(sql.OWNERS_SQL.format(minimum=min(minimum))).df().rename(columns={"ratio": "value"})
+    owners = owners[np.array([row.n >= settings[row.publisher].r038_minimum_contracting_processes
+                              for row in owners.itertuples()], bool)]
+    fence = _fence_table(owners, ["publisher", "key", "grp"], lambda v, k: _upper_fence(v, settings[k[0]].r038_threshold))
+    owners = owners.merge(fence, on=["publisher", "key", "grp"])
+    con.register("owners_flagged", owners[(owners["fence"] > 0) & (owners["value"] >= owners["fence"])])
+    least = min(s.r048_minimum_contracting_processes for s in settings.values())
+    suppliers = con.execute(sql.SUPPLIERS_SQL.format(minimum=least)).df().rename(columns={"size": "value"})
+    fence = _fence_table(suppliers, ["publisher", "key"], lambda v, k: _upper_fence(v, settings[k[0]].r048_threshold))
+    suppliers = suppliers.merge(fence, on=["publisher", "key"])
+    con.register("suppliers_flagged", suppliers[suppliers["value"] >= suppliers["fence"]])
+    con.execute(f"CREATE TEMP TABLE flagged AS {sql.FLAGGED_SQL}")
+    flags = ", ".join(f"sum({c.lower()}::INT)::DOUBLE AS flag_{c}" for c in FLAGS)
+    sums = con.execute(sql.SUMS_SQL.format(flags=flags)).df()
+    pairs = con.execute(sql.PAIRS_SQL).df()
+    per_file = con.execute(sql.PER_FILE_SQL).df()
+    reports = {f: PartitionReport(f, rows=line_counts.get(f, 0)) for f in files}
+    for (source, kind), (count, line) in run.problems.items():
+        reports[source].add(kind, count, line)
+    for row in per_file.itertuples():
+        reports[row.file].kept += int(row.kept)
+        if row.undated:
+            reports[row.file].add("no tender, contract or release date", int(row.undated), int(row.first_undated),
+                                  note=True)
+    sums = sums.astype({"year": "Int64", "_row": int}).rename(columns=str)
+    return sums, pairs.astype({"year": "Int64", "n": int}), list(reports.values())

@@ -1,0 +1,69 @@
+"""What every `nexus` subcommand shares: the params file, `--set` overrides, `--debug`, and progress.
+
+The root command (`nexus/cli.py`) opens a session; the stage CLIs (`features/cli.py`,
+`training/cli.py`, `scoring/cli.py`, `service/cli.py`, `experiments/cli.py`) read it from here,
+so nothing imports the root and the root only composes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+
+@dataclass
+class Session:
+    """One command line's choices; `load` reads the params afresh so overrides apply every time."""
+
+    params_path: Path = Path("params.yaml")
+    overrides: list[str] = field(default_factory=list)
+    debug: bool = False
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the params file are resolved against."""
+        return Path(self.params_path).resolve().parent
+
+    def load(self, raw: Path | None = None, extra: Sequence[str] = ()):
+        """(Params, resolved PathsParams); `raw` (relative to the cwd) replaces paths.raw when given."""
+        from nexus.config import load_params
+
+        overrides = [*self.overrides, *([f"paths.raw={Path(raw).resolve()}"] if raw is not None else []), *extra]
+        params = load_params(self.params_path, overrides)
+        return params, params.resolved_paths(self.base_dir)
+
+
+_session = Session()
+
+
+def open_session(params_path: Path, overrides: Sequence[str], debug: bool) -> Session:
+    """Called once per command line by the root callback."""
+    global _session
+    _session = Session(Path(params_path), list(overrides), debug)
+    return _session
+
+
+def session() -> Session:
+    return _session
+
+
+def current_params():
+    """(Params, resolved PathsParams) for the running command."""
+    return _session.load()
+
+
+def load_with_raw(raw: Path | None, extra: Sequence[str] = ()):
+    """(Params, resolved paths) with paths.raw replaced by `raw` when given (relative to the cwd)."""
+    return _session.load(raw, extra)
+
+
+def progress(msg: str) -> None:
+    """Progress goes to stderr, results to stdout."""
+    typer.echo(f"  · {msg}", err=True)
+
+
+def echo(msg: str = "") -> None:
+    typer.echo(msg)

@@ -1,0 +1,1 @@
+"""Service floor: the FastAPI app serving stored scores, explanations, reviews and API tokens."""
