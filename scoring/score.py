@@ -20,7 +20,7 @@ from features.registry import FAMILIES as SOURCE_FAMILIES
 from nexus.config import Params, PathsParams, ScoringParams
 from nexus.countries import is_synthetic, synthetic_name
 from nexus.errors import NexusError
-from nexus.manifest import Manifest, atomic_path, is_complete, short, source_code_hash
+from nexus.manifest import Manifest, atomic_path, imported_code_hash, is_complete, short
 from training import registry
 from training.calibration import set_label
 from training.registry import ModelRef
@@ -82,7 +82,7 @@ def score(params: Params, paths: PathsParams, *, alias: str | None = None, versi
     fdir = features_dir_of(paths, ref)
     feature_manifest = Manifest.read(fdir)
     scoring_dump = sp.model_dump(mode="json", exclude={"service"})  # serving settings never change a score
-    code = source_code_hash([Path(__file__), Path(__file__).parent / "explain.py"])
+    code = imported_code_hash("scoring.score")
     key = Manifest.compute_key("score", {}, scoring_dump | {"model": f"{ref.name}/{ref.version}"},
                                {"features": feature_manifest.key}, code)
     directory = Path(paths.artifacts) / "score" / short(key)

@@ -58,14 +58,26 @@ def _field_message(error: dict) -> str:
     return f"{where}: {error['msg']}{got}"
 
 
+def _endpoints(routes):
+    """The routes that answer methods, inside included routers too (FastAPI keeps those whole;
+    ours are included without a prefix of their own, so their routes' paths are full)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _endpoints(inner.routes)
+        elif getattr(route, "methods", None):
+            yield route
+
+
 def allowed_methods(request: Request) -> str:
     """Every method the request's path supports. A route without path parameters wins over
     templated ones, as in OpenAPI (/v1/scores/batch is not /v1/scores/{year})."""
+    probe = {"type": "http", "path": request.scope["path"], "root_path": request.scope.get("root_path", ""),
+             "method": request.method}
     concrete, templated = set(), set()
-    for route in request.app.router.routes:
-        methods = getattr(route, "methods", None)
-        if methods and route.matches(request.scope)[0] != Match.NONE:
-            (templated if route.param_convertors else concrete).update(methods)
+    for route in _endpoints(request.app.router.routes):
+        if route.matches(probe)[0] != Match.NONE:
+            (templated if route.param_convertors else concrete).update(route.methods)
     return ", ".join(sorted(concrete or templated))
 
 

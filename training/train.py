@@ -28,10 +28,10 @@ from nexus.manifest import (
     Manifest,
     atomic_path,
     atomic_write_text,
+    imported_code_hash,
     is_complete,
     sha256_json,
     short,
-    source_code_hash,
 )
 from training import registry
 from training.backtest import MODEL, Backtest, backtest, final_model
@@ -180,7 +180,7 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
                    "model_name": params.scoring.model_name,
                    "bands": params.scoring.bands.model_dump(), "promotion": params.promotion.model_dump()} \
         | ({"tags": tags} if tags else {})
-    code = source_code_hash([Path(__file__).parent])
+    code = imported_code_hash("training.train")  # the code training runs, not its whole folder
     store = {"tracking_store": tracking.store_id(paths.tracking_uri)}  # a run id means nothing elsewhere
     key = Manifest.compute_key("train", store, params_dump, {"features": features.manifest.key}, code)
     directory = Path(paths.artifacts) / "train" / short(key)
@@ -296,9 +296,8 @@ def _registered_here(paths: PathsParams, model_name: str, manifest: Manifest) ->
     if registry.resolve(paths, model_name, version=version).run_id != run_id:
         return False
     try:
-        tracking.client(paths).get_run(run_id)
-        return True
-    except Exception:  # noqa: BLE001 - MlflowException: the run was deleted or never was in this store
+        return tracking.client(paths).get_run(run_id).info.lifecycle_stage != "deleted"
+    except Exception:  # noqa: BLE001 - MlflowException: the run never was in this store
         return False
 
 

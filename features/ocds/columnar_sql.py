@@ -164,7 +164,7 @@ SELECT file_id, no AS line, (file_id::BIGINT << 32) + no AS ord, {publisher_inde
   buyer_raw, pe_id, coalesce(n_sub, 0) AS n_sub, coalesce(n_dq, 0) AS n_dq, classified
 FROM pb LEFT JOIN ba USING (no)
 """
-    keep = f"""
+    keep = """
 INSERT INTO bids_all SELECT (file_id::BIGINT << 32) + no AS ord, i, st, sole, amt, cur, submitted
 FROM sb JOIN (SELECT no, file_id FROM sp) USING (no) WHERE amt IS NOT NULL AND cur IS NOT NULL"""
     return [process, bids, awards, combined, keep]

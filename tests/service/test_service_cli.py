@@ -88,3 +88,18 @@ def test_unknown_role_and_unknown_id_are_one_line_errors(params_file):
     bad_id = _nexus(params_file, "token", "revoke", "nope")
     assert bad_id.returncode == 1 and "no token with id 'nope'" in bad_id.stderr
     assert "Traceback" not in bad_role.stderr + bad_id.stderr
+
+
+def test_token_list_shows_control_characters_in_names_escaped(params_file, pipeline):
+    """A name holding terminal escapes reaches the admin's terminal as text; the store keeps it as given."""
+    from service.db import make_engine
+    from service.tokens import TokenStore
+
+    url = yaml.safe_load(params_file.read_text())["scoring"]["service"]["database_url"]
+    store = TokenStore(make_engine(url))
+    sneaky = store.create("ops\x1b[2J\x1b]0;owned\x07 bot\u202e", "program")
+    listed = _nexus(params_file, "token", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\x07" not in listed.stdout and "\u202e" not in listed.stdout
+    assert f"{sneaky.info.id}  program   ops\\x1b[2J\\x1b]0;owned\\x07 bot\\u202e" in listed.stdout
+    assert store.get(sneaky.info.id).name == "ops\x1b[2J\x1b]0;owned\x07 bot\u202e"

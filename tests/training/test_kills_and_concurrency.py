@@ -110,30 +110,27 @@ def test_a_trial_of_another_host_or_a_live_worker_is_left_to_the_heartbeat(tmp_p
 
 # ---- item 8: a train cache never reports a run of another store ------------------------------------------
 
-def test_the_train_cache_is_per_tracking_store(small_params, small_features, tmp_path):
+@pytest.mark.slow
+def test_the_train_cache_is_per_tracking_store_and_never_reports_a_missing_run(small_params, small_features,
+                                                                               tmp_path):
     from training.train import train
 
-    params, paths_a = small_params(tmp_path, {**CHEAP, "paths.tracking_uri": f"sqlite:///{tmp_path / 'a.db'}"})
-    _, paths_b = small_params(tmp_path, {**CHEAP, "paths.tracking_uri": f"sqlite:///{tmp_path / 'b.db'}"})
+    def store(name):
+        return {**CHEAP, "paths.tracking_uri": f"sqlite:///{tmp_path / name}"}
+
+    params, paths_a = small_params(tmp_path, store("a.db"))
+    _, paths_b = small_params(tmp_path, store("b.db"))
     first = train(params, paths_a, small_features, progress=lambda m: None)
-    second = train(params, paths_b, small_features, progress=lambda m: None)
+    second = train(params, paths_b, small_features, progress=lambda m: None)   # same artifacts, store B
     assert first.trained and second.trained and first.directory != second.directory
     run_b = second.manifest.extra["run_id"]
     assert tracking.client(paths_b).get_run(run_b).info.status == "FINISHED"
     again = train(params, paths_a, small_features, progress=lambda m: None)
     assert not again.trained and again.manifest.extra["run_id"] == first.manifest.extra["run_id"]
 
-
-def test_a_cached_run_missing_from_its_store_is_retrained(small_params, small_features, tmp_path):
-    from training.train import train
-
-    db = tmp_path / "a.db"
-    params, paths = small_params(tmp_path, {**CHEAP, "paths.tracking_uri": f"sqlite:///{db}"})
-    first = train(params, paths, small_features, progress=lambda m: None)
-    tracking.client(paths).delete_run(first.manifest.extra["run_id"])
-    tracking.client(paths).delete_model_version(params.scoring.model_name, first.manifest.extra["model_version"])
-    again = train(params, paths, small_features, progress=lambda m: None)
-    assert again.trained and again.manifest.extra["run_id"] != first.manifest.extra["run_id"]
+    tracking.client(paths_b).delete_run(run_b)    # the cached run is gone from its store: retrain
+    third = train(params, paths_b, small_features, progress=lambda m: None)
+    assert third.trained and third.manifest.extra["run_id"] != run_b
 
 
 # ---- item 6: concurrent first trains on one new store ----------------------------------------------------
@@ -157,7 +154,8 @@ def test_two_trains_at_once_on_a_new_store_both_register_distinct_versions(small
         artifacts = tmp_path / f"artifacts{i}"
         shutil.copytree(small_features.directory.parent, artifacts / "features")
         cmd = _train_command(artifacts, uri, world_dir, {**small_overrides, **CHEAP})
-        procs.append(subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0 and "Traceback" not in err, err[-3000:]

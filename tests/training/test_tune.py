@@ -175,6 +175,13 @@ def test_a_killed_tuning_process_resumes_and_the_trial_count_adds_up(small_param
     study = _study(paths, "k")
     assert len(study.get_trials(states=FINISHED)) == 8
     assert f"{killed_with} finished, {8 - killed_with} to run" in done.stderr
+    assert not study.get_trials(states=(TrialState.RUNNING,))   # the killed trial was failed, not left
+    from nexus.tracking import client
+
+    c = client(paths)
+    experiment = c.get_experiment_by_name("nexus-risk").experiment_id
+    runs = c.search_runs([experiment], "attributes.status = 'RUNNING'")
+    assert not runs   # the killed trial's child run was closed as KILLED by the rerun
 
 
 @pytest.mark.slow
