@@ -6,8 +6,8 @@ Row numbers are the ones a person sees when opening the file: for a CSV the 1-ba
 
 from __future__ import annotations
 
-import csv
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -34,17 +34,12 @@ def read_table(path: Path, *, required: Sequence[str], sep: str = ",", encoding:
     path = Path(path)
     if not path.exists():
         raise SourceDataError(path, None, "file not found")
+    if path.is_dir():
+        raise SourceDataError(path, None, "is a directory, not a file")
     if path.stat().st_size == 0:
         raise SourceDataError(path, None, "file is empty")
-    try:
-        if path.suffix.lower() in {".xlsx", ".xls"}:
-            frame = pd.read_excel(path, sheet_name=sheet or 0, header=header_row - 1, dtype=dtype,
-                                  engine="calamine")
-        else:
-            frame = pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype, keep_default_na=False,
-                                skiprows=header_row - 1)
-    except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
-        raise SourceDataError(path, None, f"cannot be read: {str(exc).splitlines()[0]}") from None
+    frame = _read_sheet(path, sheet, header_row, dtype) if path.suffix.lower() in EXCEL else \
+        _read_csv(path, sep, encoding, header_row, dtype)
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -54,6 +49,117 @@ def read_table(path: Path, *, required: Sequence[str], sep: str = ",", encoding:
     frame[ROW] = np.arange(len(frame)) + header_row + 1
     frame[FILE] = str(path)
     return frame
+
+
+EXCEL = {".xlsx", ".xlsm", ".xls"}
+ZIP, OLE = b"PK\x03\x04", bytes.fromhex("D0CF11E0A1B11AE1")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _looks_like(head: bytes) -> str:
+    """What the start of a file that is not the expected format looks like, in words."""
+    if head.startswith(ZIP):
+        return "a zip archive (an Excel workbook?)"
+    if head.startswith(OLE):
+        return "an OLE compound file (a legacy .xls or an encrypted workbook?)"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = head.decode("cp1252")
+        except UnicodeDecodeError:
+            return "binary data"
+    if "\x00" in text:
+        return "binary data"
+    stripped = text.lstrip().lower()
+    if stripped.startswith(("<!doctype html", "<html", "<?xml", "<")):
+        return "HTML or XML text"
+    first = text.splitlines()[0] if text.splitlines() else ""
+    if any(sep in first for sep in (",", ";", "\t")):
+        return "CSV text"
+    return "plain text"
+
+
+def _workbook_problem(path: Path) -> str | None:
+    """Why a file named like a workbook cannot be one, checked before the library sees it."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    expected = f"expected {path.suffix.lower()}"
+    if head.startswith(ZIP):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            return f"not a readable workbook: the zip archive is truncated or damaged ({_first_line(exc)})"
+        if not any(n.startswith("xl/workbook") for n in names):
+            return f"not an Excel workbook: a zip archive without xl/workbook.xml; {expected}"
+        return None
+    if head.startswith(OLE):
+        with open(path, "rb") as f:
+            body = f.read()
+        if "EncryptedPackage".encode("utf-16-le") in body or "EncryptionInfo".encode("utf-16-le") in body:
+            return "workbook is password-protected (encrypted); save an unprotected copy"
+        return None  # a legacy .xls (or one saved as .xlsx): the library reads it or says why
+    return f"not an Excel workbook: the file starts like {_looks_like(head)}; {expected}"
+
+
+def sheet_names(path: Path) -> list[str]:
+    """A workbook's sheet names, with every failure of the file or the library as one line."""
+    problem = _workbook_problem(path)
+    if problem:
+        raise SourceDataError(path, None, problem)
+    try:
+        with pd.ExcelFile(path, engine="calamine") as workbook:
+            return [str(n) for n in workbook.sheet_names]
+    except Exception as exc:  # password, damaged zip, XML, format errors of calamine or pandas
+        raise SourceDataError(path, None, f"cannot be read as a workbook: {_first_line(exc)}") from None
+
+
+def _read_sheet(path: Path, sheet: str | None, header_row: int, dtype) -> pd.DataFrame:
+    problem = _workbook_problem(path)
+    if problem:
+        raise SourceDataError(path, None, problem)
+    try:
+        with pd.ExcelFile(path, engine="calamine") as workbook:
+            names = [str(n) for n in workbook.sheet_names]
+            if sheet is not None and sheet not in names:
+                raise SourceDataError(path, None, f"no sheet {sheet!r} (found: {', '.join(names) or 'none'})")
+            if not names:
+                raise SourceDataError(path, None, "workbook has no sheets")
+            shown = sheet if sheet is not None else names[0]
+            try:
+                return workbook.parse(sheet_name=sheet or 0, header=header_row - 1, dtype=dtype)
+            except Exception as exc:  # every failure of the library becomes one line naming the sheet
+                problem = f"sheet {shown!r} cannot be read: {_first_line(exc)}"
+                raise SourceDataError(path, None, problem) from None
+    except SourceDataError:
+        raise
+    except Exception as exc:  # password, damaged zip, XML, format errors of calamine or pandas
+        text = _first_line(exc)
+        if "password" in text.lower() or "encrypt" in text.lower():
+            raise SourceDataError(path, None, "workbook is password-protected (encrypted); "
+                                  "save an unprotected copy") from None
+        raise SourceDataError(path, None, f"cannot be read as a workbook: {text}") from None
+
+
+def _read_csv(path: Path, sep: str, encoding: str, header_row: int, dtype) -> pd.DataFrame:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith((ZIP, OLE)):
+        raise SourceDataError(path, None, f"not a CSV text file: the file starts like {_looks_like(head)}; "
+                              f"expected {path.suffix.lower() or 'CSV text'}")
+    try:
+        return pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype, keep_default_na=False,
+                           skiprows=header_row - 1)
+    except UnicodeDecodeError as exc:
+        raise SourceDataError(path, None, f"cannot be read as {encoding} text: {_first_line(exc)}") from None
+    except Exception as exc:  # parser, csv, empty-data and OS errors alike
+        raise SourceDataError(path, None, f"cannot be read: {_first_line(exc)}") from None
 
 
 def to_number(frame: pd.DataFrame, column: str, *, decimal: str = ".", thousands: str | None = None,

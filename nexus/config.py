@@ -58,7 +58,7 @@ class FeaturesParams(Section):
     extra_lags: list[int]
     bad_input: Literal["refuse", "quarantine"]  # a bad event partition or row stops the build, or is left out
     calendar: Literal["editions", "constant_lag"]  # publishers' per-edition dates, or every source's constant lag
-    ocds_engine: Literal["columnar", "python"] = "columnar"  # OCDS red flags on DuckDB, or the reference port
+    ocds_engine: Literal["columnar", "python"]  # OCDS red flags on DuckDB, or the reference port
 
 
 class OriginRange(Section):

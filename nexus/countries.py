@@ -271,3 +271,11 @@ def un_regions(codes: list[str]) -> dict[str, str]:
     found = _converter().convert(real, src="ISO3", to="UNregion", not_found="")
     found = [found] if isinstance(found, str) else found
     return {c: r for c, r in zip(real, found, strict=True) if r}
+
+
+def short_name(iso3: str) -> str:
+    """A country's short English name (the invented one for an X-code); the code itself if unknown."""
+    if is_synthetic(iso3):
+        return synthetic_name(iso3)
+    name = _converter().convert(iso3, src="ISO3", to="name_short", not_found=None)
+    return name if isinstance(name, str) else iso3

@@ -18,7 +18,7 @@ import pandas as pd
 from features.panel import load_panel
 from features.registry import FAMILIES as SOURCE_FAMILIES
 from nexus.config import Params, PathsParams, ScoringParams
-from nexus.countries import is_synthetic, synthetic_name
+from nexus.countries import short_name
 from nexus.errors import NexusError
 from nexus.manifest import Manifest, atomic_path, imported_code_hash, is_complete, short
 from training import registry
@@ -64,15 +64,6 @@ def band(p: np.ndarray, params: ScoringParams) -> np.ndarray:
     return np.select([p >= params.bands.high, p >= params.bands.elevated], [high, elevated], low)
 
 
-def country_name(iso3: str) -> str:
-    if is_synthetic(iso3):
-        return synthetic_name(iso3)
-    from nexus.countries import _converter
-
-    name = _converter().convert(iso3, src="ISO3", to="name_short", not_found=None)
-    return name if isinstance(name, str) else iso3
-
-
 def score(params: Params, paths: PathsParams, *, alias: str | None = None, version: str | None = None,
           force: bool = False, progress: Callable[[str], None] | None = None) -> ScoreBuild:
     """Score every country-year of the model's panel and store probabilities and SHAP values."""
@@ -104,7 +95,7 @@ def score(params: Params, paths: PathsParams, *, alias: str | None = None, versi
     served = model.predict_all(X, current_listed=frame["current_listed"])
     probability = served["p"].to_numpy()
     scores = pd.DataFrame({
-        "iso3": frame["iso3"], "country": frame["iso3"].map(country_name), "year": frame["year"],
+        "iso3": frame["iso3"], "country": frame["iso3"].map(short_name), "year": frame["year"],
         "target_year": frame["target_year"], "probability": probability, "band": band(probability, sp),
         "probability_raw": served["p_raw"].to_numpy(), "probability_low": served["p_low"].to_numpy(),
         "probability_high": served["p_high"].to_numpy(), "interval_method": card.interval,

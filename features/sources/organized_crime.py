@@ -23,7 +23,7 @@ import pandas as pd
 
 from features.build_context import BuildContext
 from features.calendar import Calendar
-from features.readers import FILE, ROW, iso3_from_names, read_table, to_number
+from features.readers import FILE, ROW, iso3_from_names, read_table, sheet_names, to_number
 from features.registry import Column, Download, register_source
 from nexus.errors import SourceDataError
 
@@ -68,8 +68,7 @@ def _key(header: str) -> str:
 def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["workbook"]:
-        with pd.ExcelFile(path, engine="calamine") as workbook:
-            sheets = [s for s in workbook.sheet_names if SHEET.match(s)]
+        sheets = [s for s in sheet_names(path) if SHEET.match(s)]
         if not sheets:
             raise SourceDataError(path, None, "no '<year>_dataset' sheet")
         frames += [read_edition(path, sheet, int(SHEET.match(sheet).group(1))) for sheet in sheets]

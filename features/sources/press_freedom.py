@@ -153,6 +153,8 @@ def read_edition(path: Path) -> Edition:
     frame = frame[frame["iso3"].notna()].reset_index(drop=True)
     if frame.empty:
         raise SourceDataError(path, None, "no country rows")
+    columns = {} if damaged else {score_col: "press_freedom_score", **SUBSCORES}
+    check_edition(frame, columns)
     previous = pd.DataFrame() if damaged else _previous_edition(raw)
     return Edition(int(frame["year"].iat[0]), frame, damaged, previous)
 
@@ -174,7 +176,27 @@ def _previous_edition(raw: pd.DataFrame) -> pd.DataFrame:
     )
     for col in SUBSCORES.values():
         prev[col] = np.nan
-    return prev[prev["iso3"].notna() & prev["press_freedom_score"].notna()].reset_index(drop=True)
+    prev = prev[prev["iso3"].notna() & prev["press_freedom_score"].notna()].reset_index(drop=True)
+    check_edition(prev, {"Score N-1": "press_freedom_score"})
+    return prev
+
+
+def check_edition(frame: pd.DataFrame, columns: Mapping[str, str]) -> None:
+    """Refuse a file's own problems before any other edition is derived from it (a damaged
+    edition is repaired against these rows): a country twice, or a score outside 0–100.
+    `columns` maps the file's column name to the frame's."""
+    dup = frame.duplicated("iso3", keep="first")
+    if dup.any():
+        r = frame[dup].iloc[0]
+        first = int(frame.loc[frame["iso3"] == r["iso3"], ROW].iat[0])
+        raise SourceDataError(r[FILE], int(r[ROW]), f"duplicate country {r['iso3']!r} (also row {first})")
+    for source_col, col in columns.items():
+        values = frame[col]
+        bad = (values < 0) | (values > 100)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise SourceDataError(frame[FILE].iat[i], int(frame[ROW].iat[i]),
+                                  f"{source_col}: {values.iat[i]:g} out of range [0, 100]")
 
 
 def repair(edition: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -208,5 +230,8 @@ def repair(edition: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame
                 f"score {digits!r} {DAMAGED} and previous score + evolution "
                 f"({expected:.2f}) does not place its decimal point; refused",
             )
+        if not 0 <= placed[0] <= 100:
+            raise SourceDataError(path, int(row), f"score {digits!r} {DAMAGED}; repaired it is "
+                                  f"{placed[0]:g}, out of range [0, 100]")
         scores.append(placed[0])
     return edition.assign(press_freedom_score=scores).drop(columns="_evolution")

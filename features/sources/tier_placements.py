@@ -58,7 +58,7 @@ from features.build_context import BuildContext
 from features.calendar import Calendar
 from features.readers import FILE, ROW, iso3_from_codes, iso3_from_names, read_table, to_year
 from features.registry import RESOLVED, Column, Download, register_source
-from nexus.countries import code_to_iso3, is_non_country_name, name_to_iso3
+from nexus.countries import code_to_iso3, country_name_problem, is_non_country_name, name_to_iso3
 from nexus.errors import SourceDataError
 
 TIERS = {"tier 1": 0, "tier 2": 1, "tier 2 watch list": 2, "watchlist": 2, "tier 2 watchlist": 2, "tier 3": 3}
@@ -178,9 +178,12 @@ def read_tiers(path: Path) -> pd.DataFrame:
         i = int(np.flatnonzero(~known.to_numpy())[0])
         name = str(raw[country].iat[i]).strip()
         code = str(raw[code_col].iat[i]).strip() if code_col else ""
-        unknown_country = not is_non_country_name(name) and name_to_iso3(name) is None and \
+        unknown_country = not is_non_country_name(name) and name_to_iso3(name, path) is None and \
             (not code or code_to_iso3(code) is None)
-        also = f" (and country {name!r} is unknown)" if unknown_country else ""
+        problem = country_name_problem(name, path)
+        known = problem.startswith("unknown")
+        also = "" if not unknown_country else \
+            f" (and country {name!r} is unknown)" if known else f" (and {problem})"
         raise SourceDataError(path, int(raw[ROW].iat[i]),
                               f"tier: {raw['tier'].iat[i]!r} is not a tier placement{also}")
     iso3 = iso3_from_codes(raw, code_col, name_column=country) if code_col else iso3_from_names(raw, country)

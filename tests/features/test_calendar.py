@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.calendar import Calendar, latest_published
 from features.build_context import BuildContext
+from features.calendar import Calendar, latest_published
 from features.cli import source_summary
 from features.registry import get_source, register_source
 from nexus.errors import ConfigError
