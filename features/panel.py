@@ -36,7 +36,7 @@ from features.build_context import QUALITY_FILE, BuildContext
 from features.calendar import latest_published
 from features.lineage import COUNTRY_REGIONS, PROVENANCE, SOURCE_ROWS, regions_table, source_rows_table
 from features.readers import FILE, ROW
-from features.registry import RESOLVED, FeatureSource, get_source
+from features.registry import KEYS, RESOLVED, FeatureSource, get_source
 from nexus.config import DaskParams, FeaturesParams
 from nexus.errors import ConfigError, SourceDataError
 from nexus.manifest import (
@@ -52,7 +52,6 @@ from nexus.manifest import (
 PANEL = "panel.parquet"
 LABEL_PROVENANCE = "label_provenance.parquet"
 CATALOG = "feature_catalog.json"
-KEYS = ["iso3", "year"]
 
 
 @dataclass(frozen=True)

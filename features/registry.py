@@ -25,6 +25,7 @@ import pandas as pd
 from features.build_context import BuildContext
 from features.calendar import Calendar, constant
 
+KEYS = ["iso3", "year"]  # every source frame and the panel are one row per country-year
 FAMILIES = ("press", "border", "judicial", "procurement", "governance", "controls", "label")
 RESOLVED = "_resolved"  # optional builder column: how a declared precedence settled a conflict on that row
 REGION = "_region"  # optional builder column: the region the publisher groups the country in

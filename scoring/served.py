@@ -26,12 +26,12 @@ from features.panel import load_panel
 from nexus.config import Params, PathsParams
 from nexus.errors import NexusError
 from scoring.score import FAMILIES, features_dir_of, find_score_dir, load_scores, score
+from training.metrics import METRICS
 from training.registry import ModelCard, ModelRef
 from training.targets import add_targets
 
 # What scores.parquet must hold for the service to serve what the backtest measured.
 SERVED_COLUMNS = ("probability", "probability_raw", "probability_low", "probability_high", "conformal_set")
-METRICS = ("auc", "average_precision", "brier", "log_loss", "recall_top_k")
 # The outcomes a conformal set can hold, named for a reader: (positive, negative) per target.
 OUTCOMES = {"t2wl_or_t3": ("listed", "unlisted"), "t3": ("Tier 3", "not Tier 3")}
 SET_OUTCOMES = {"yes": (0,), "no": (1,), "either": (0, 1), "neither": ()}

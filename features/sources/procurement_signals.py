@@ -26,11 +26,10 @@ import pandas as pd
 from features.build_context import BuildContext, PartitionReport
 from features.event_tables import UNKNOWN_COUNTRY
 from features.readers import FILE, ROW
-from features.registry import Column, register_source
+from features.registry import KEYS, Column, register_source
 from nexus.countries import code_to_iso3, name_to_iso3
 
 MIN_PROCESSES = 5  # fewer eligible processes in a country-year give no share (too noisy)
-KEYS = ["iso3", "year"]
 FLAG_CODES = ("R024", "R028", "R030", "R035", "R036", "R038", "R048", "R058")
 _FLAG_TITLES = {"R024": "price close to winning bid", "R028": "identical bid prices", "R030": "late bid won",
                 "R035": "all except winning bid disqualified", "R036": "lowest bid disqualified",
