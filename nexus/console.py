@@ -63,7 +63,3 @@ def load_with_raw(raw: Path | None, extra: Sequence[str] = ()):
 def progress(msg: str) -> None:
     """Progress goes to stderr, results to stdout."""
     typer.echo(f"  · {msg}", err=True)
-
-
-def echo(msg: str = "") -> None:
-    typer.echo(msg)

@@ -18,17 +18,22 @@ def positional_names(n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
-def checked_frame(X, names: list[str] | None = None, owner: str = "the estimator") -> pd.DataFrame:
-    """X as a frame whose `names` columns (default: all) passed check_array (NaN allowed)."""
+def named_frame(X, names: list[str] | None = None, owner: str = "the estimator") -> pd.DataFrame:
+    """X as a frame with string column names: an array's columns are `names` (default x0, x1, …)."""
     if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
-        frame = X
+        return X
     else:  # an array, or a frame without string column names (scikit-learn's rule for feature names)
         array = check_array(X, ensure_all_finite="allow-nan", dtype=np.float64, ensure_min_samples=0)
         width = len(names) if names is not None else array.shape[1]
         if array.shape[1] != width:
             raise ValueError(f"X has {array.shape[1]} features, but {owner} is expecting {width} "
                              "features as input")
-        frame = pd.DataFrame(array, columns=names if names is not None else positional_names(width))
+        return pd.DataFrame(array, columns=names if names is not None else positional_names(width))
+
+
+def checked_frame(X, names: list[str] | None = None, owner: str = "the estimator") -> pd.DataFrame:
+    """X as a frame whose `names` columns (default: all) passed check_array (NaN allowed)."""
+    frame = named_frame(X, names, owner)
     checked = list(frame.columns) if names is None else [n for n in names if n in frame.columns]
     if checked:
         check_array(frame[checked], ensure_all_finite="allow-nan", dtype=None, ensure_min_samples=0)

@@ -29,7 +29,7 @@ from training.calibration import (
     fit_conformal,
     venn_abers,
 )
-from training.inputs import checked_frame, checked_target
+from training.inputs import checked_frame, checked_target, named_frame
 
 CARD_FILE = "risk_model.json"
 INTERVAL_METHOD = "venn_abers"
@@ -128,12 +128,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False  # listed next year or not
         return tags
 
-    def _matrix(self, X: pd.DataFrame):
-        import xgboost as xgb
-        from sklearn.utils.validation import check_is_fitted
+    def _checked_features(self, X) -> tuple[pd.DataFrame, np.ndarray]:
+        """(X with named columns, its model columns as float32): checked and converted once."""
+        from sklearn.utils.validation import check_array, check_is_fitted
 
         check_is_fitted(self, "boosters_")
-        X = checked_frame(X, self.feature_names_in_, type(self).__name__)
+        X = named_frame(X, self.feature_names_in_, type(self).__name__)
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             from nexus.errors import NexusError
@@ -142,7 +142,14 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise NexusError(f"the model's features are not in the panel: missing {', '.join(missing[:8])}"
                              f"{' …' if len(missing) > 8 else ''}"
                              + (f"; extra columns: {', '.join(extra[:8])}" if extra else ""))
-        return xgb.DMatrix(X[self.feature_names_in_].to_numpy(np.float32), feature_names=self.feature_names_in_)
+        array = check_array(X[self.feature_names_in_], dtype=np.float32, ensure_all_finite="allow-nan",
+                            ensure_min_samples=0)
+        return X, array
+
+    def _matrix(self, X: pd.DataFrame):
+        import xgboost as xgb
+
+        return xgb.DMatrix(self._checked_features(X)[1], feature_names=self.feature_names_in_)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The model's margin (log-odds): the mean of the members' margins."""
@@ -195,9 +202,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def explain(self, X: pd.DataFrame):
         """One shap.Explanation: the members' mean exact tree SHAP values (log-odds), summing to the margin."""
         import shap
+        import xgboost as xgb
 
-        d = self._matrix(X)
-        X = checked_frame(X, self.feature_names_in_, type(self).__name__)
+        X, array = self._checked_features(X)
+        d = xgb.DMatrix(array, feature_names=self.feature_names_in_)
         contributions = np.mean([b.predict(d, pred_contribs=True) for b in self.boosters_], axis=0)
         return shap.Explanation(values=contributions[:, :-1], base_values=contributions[:, -1],
                                 data=X[self.feature_names_in_].to_numpy(), feature_names=self.feature_names_in_)
