@@ -20,7 +20,7 @@ def test_nexus_run_from_an_empty_folder(tmp_path):
     out = result.stdout
     assert "mlflow ui --backend-store-uri sqlite:///" in out
     scores_line = next(line for line in out.splitlines() if line.startswith("scores:"))
-    scores_csv = Path(scores_line.split()[1])
+    scores_csv = tmp_path / scores_line.split()[1]  # printed relative to the run's folder, not ours
     scores = pd.read_csv(scores_csv)
     assert scores["iso3"].str.fullmatch(r"X[A-Z]{2}").all()
     assert scores["probability"].between(0, 1).all()
