@@ -18,6 +18,7 @@ run: $(VENV)/.installed  ## install, then run the whole chain on the embedded sy
 
 test: $(VENV)/.installed  ## install, then run every test (slow and browser tests included)
 	bash .ci/install-chromium
+	bash .ci/install-postgresql
 	MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true $(BIN)/python -m pytest -m "slow or not slow" -q
 
 lock:  ## re-resolve requirements.lock from pyproject.toml in a throwaway venv

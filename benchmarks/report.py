@@ -116,6 +116,13 @@ def summary_rows(r: dict) -> list[list[str]]:
         rows.append(["`nexus run`, default world, fresh folder", "150 countries × 25 years",
                      f"{_s(n['wall_s'])} wall ({_s(n['total_s'])} inside)", "—", "—", "—", "≤ 60 s",
                      "yes" if n["wall_s"] <= 60 else "no"])
+    if "serve" in r:
+        v = r["serve"]
+        rows.append(["`nexus serve` start to /v1/ready 200, default world",
+                     f"median of {v['repeat']} starts, load average {v['load_average'][0][0]:.1f}",
+                     f"{_s(v['ready_median_s'])} (fastest {_s(v['ready_min_s'])}; port open "
+                     f"{_s(v['health_median_s'])})", "—", "—", "—", "≤ 3 s",
+                     "yes" if v["ready_median_s"] <= 3 else "no"])
     return rows
 
 

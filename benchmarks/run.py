@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks.measure import REPO, run_command, run_measured
 
 DEFAULT_DATA = Path("/tmp/nexus-bench")
-SECTIONS = ("bids", "ocds", "models", "run")
+SECTIONS = ("bids", "ocds", "models", "run", "serve")
 
 
 def log(msg: str) -> None:
@@ -234,6 +234,27 @@ def bench_run(data: Path, world_set: list[str], profile: bool) -> dict:
     return out
 
 
+def bench_serve(data: Path, world_set: list[str], repeat: int) -> dict:
+    """`nexus serve` start to `/v1/ready` 200 (benchmarks/startup.py) on the `run` section's folder."""
+    from benchmarks.startup import bench_startup
+
+    folder = data / "nexus-run"
+    if not (folder / "artifacts" / "serving").is_dir():  # no champion served from there yet: make one
+        bench_run(data, world_set, profile=False)
+    params = folder / "params.yaml"
+    if world_set:
+        import yaml
+
+        from nexus.config import apply_overrides
+
+        params = folder / "params.serve.yaml"  # `nexus serve` takes the run's overrides from the file
+        tree = apply_overrides(yaml.safe_load((folder / "params.yaml").read_text()), list(world_set))
+        params.write_text(yaml.safe_dump(tree, sort_keys=False))
+    out = bench_startup(params, repeat)
+    log(f"nexus serve ready after {out['ready_median_s']:.2f} s (median of {repeat})")
+    return out
+
+
 def machine() -> dict:
     import psutil
 
@@ -296,6 +317,8 @@ def main(argv: list[str] | None = None) -> dict:
         results["models"] = bench_models(args.data, args.repeat, args.world_set)
     if "run" in only:
         results["run"] = bench_run(args.data, args.world_set, profile=not args.no_profile)
+    if "serve" in only:
+        results["serve"] = bench_serve(args.data, args.world_set, max(args.repeat, 5))
     if "bids" in only:
         from benchmarks.report import profile_summary
 

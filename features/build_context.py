@@ -18,6 +18,7 @@ from nexus.errors import SourceDataError
 
 BAD_INPUT = ("refuse", "quarantine")
 QUALITY_FILE = "quality.json"
+OCDS_TEMP_PREFIX = "nexus-ocds-"  # + owner pid (nexus.processes.owned_temp_dir): spill folders of OCDS builds
 POOL_MIN_BYTES = 16 << 20  # below this, starting worker processes costs more than it saves
 
 
@@ -104,7 +105,9 @@ class BuildContext:
         if cpu_bound and on_main_thread and cores > 1 and len(items) > 1 and input_bytes >= POOL_MIN_BYTES:
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(min(cores, len(items))) as pool:
+            from nexus.processes import die_with_parent
+
+            with ProcessPoolExecutor(min(cores, len(items)), initializer=die_with_parent) as pool:
                 return list(pool.map(fn, items))
         return [fn(x) for x in items]
 

@@ -58,10 +58,13 @@ def sources(raw: Path | None = typer.Option(None, "--raw", help="summarize these
     """List the registered sources: columns, lag, lineage, and the years and countries in the raw folder."""
     from features.build_context import BuildContext
     from features.registry import list_sources
+    from features.sources._yaml_sources import load_source_dirs
 
     params, paths = load_with_raw(raw)
+    load_source_dirs(params.features.source_dirs)  # YAML sources in the params' folders (docs/sources.md)
     for s in list_sources():
-        cols = ", ".join(s.columns)
+        cols = ", ".join(f"{c} (label construct: not a default feature)" if c in s.label_construct else c
+                         for c in s.columns)
         lineage = ", ".join(s.lineage) or "—"
         typer.echo(f"{s.name:<24} {s.family:<12} lag {s.calendar.lag_label(params.features.calendar)}y  "
                    f"lineage: {lineage}\n{'':<24} {s.publisher}\n{'':<24} columns: {cols}")
@@ -102,8 +105,10 @@ def fetch_command(
 ):
     """Download each source from its publisher's address, verify it, put it in place, and report."""
     from features.fetch import fetch
+    from features.sources._yaml_sources import load_source_dirs
 
-    _, paths = load_with_raw(raw)
+    params, paths = load_with_raw(raw)
+    load_source_dirs(params.features.source_dirs)
     results = fetch(paths.raw, base_url=base_url, only=only, force=force, progress=progress)
     for r in results:
         size = f"{r.size / 1e6:6.2f} MB" if r.size else " " * 9

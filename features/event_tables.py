@@ -130,7 +130,8 @@ def scan_partition(path: str, table: EventTable, queries: Mapping[str, str],
            f"FROM (SELECT *, {flags} FROM read_parquet({_sql_str(path)}, file_row_number = true)))")
     # the hot path counts rows and good rows only; which check failed, and where, is asked
     # of a partition only when it has bad rows (a second, narrow scan)
-    counters = "count(*) AS _rows, min(file_row_number) + 1 AS _first_row, count(*) FILTER (_ok) AS _ok_rows"
+    counters = ("count(*) AS _rows, min(file_row_number) + 1 AS _first_row, count(*) FILTER (_ok) AS _ok_rows, "
+                "max(file_row_number) FILTER (_ok) + 1 AS _last_row")  # first/last/kept: a value's rows
     details = ", ".join(f"count(*) FILTER (_bad{i}), min(file_row_number) FILTER (_bad{i}) + 1"
                         for i in range(len(bad)))
     con = _connection(threads)

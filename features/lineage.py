@@ -10,7 +10,9 @@ Decided from what publishers document, never from correlations in the data.
 Recorded. The panel build keeps, beside the panel, per country-year and source the year its
 value describes (`panel_sources.parquet`), per source value the raw file (relative to the raw
 folder) and 1-based row it was read from (`source_rows.parquet`), and the region each
-publisher groups a country in (`country_regions.json`); scoring only reads them.
+publisher groups a country in (`country_regions.json`); scoring only reads them. The first row
+is all a single row says of a value made from many rows; what such a value is (operation, rows,
+denominator) is recorded beside it by features/aggregates.py.
 """
 
 from __future__ import annotations

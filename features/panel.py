@@ -10,7 +10,9 @@ experiment asks.
 
 Outputs: `panel.parquet`; `panel_sources.parquet` (per row and source: the data year used and
 the year it was published); `source_rows.parquet` (per source value: the raw file and row it
-was read from) and `country_regions.json` (features/lineage.py); `label_provenance.parquet`
+was read from) and `country_regions.json` (features/lineage.py); `value_origins.parquet` and
+`contributing_rows.parquet` (what an aggregated value is and the rows it was made of,
+features/aggregates.py); `label_provenance.parquet`
 (per labelled row: the file and row the label comes from, its evidence level, the files that
 agree, a conflict a declared precedence settled, and the rule that made it: stated, or
 inferred by tier_placements.infer_unlisted).
@@ -25,18 +27,20 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from features.build_context import QUALITY_FILE, BuildContext
+from features.aggregates import CONTRIBUTING_ROWS, VALUE_ORIGINS, contributing_rows_table, value_origins_table
+from features.build_context import OCDS_TEMP_PREFIX, QUALITY_FILE, BuildContext
 from features.calendar import latest_published
 from features.lineage import COUNTRY_REGIONS, PROVENANCE, SOURCE_ROWS, regions_table, source_rows_table
 from features.readers import FILE, ROW
 from features.registry import KEYS, RESOLVED, FeatureSource, get_source
+from features.sources._yaml_sources import declaration_files, load_source_dirs
 from nexus.config import DaskParams, FeaturesParams
 from nexus.errors import ConfigError, SourceDataError
 from nexus.manifest import (
@@ -48,6 +52,7 @@ from nexus.manifest import (
     sha256_file,
     short,
 )
+from nexus.processes import remove_orphaned_temp_dirs
 
 PANEL = "panel.parquet"
 LABEL_PROVENANCE = "label_provenance.parquet"
@@ -128,6 +133,7 @@ def assemble_panel(frames: dict[str, pd.DataFrame], sources: dict[str, FeatureSo
         for k in params.extra_lags:  # the value row t − k held
             older = latest_published(frame, grid, cols, published, calendar.max_age_years, years_back=k)
             panel = panel.join(older[cols].add_suffix(f"_lag{k}"))
+    panel = panel.copy()  # one block per dtype again after the joins (else pandas warns of fragmentation)
     panel["coverage"] = panel[feature_cols].notna().mean(axis=1) if feature_cols else np.nan
     panel = panel.reset_index()
     panel["year"] = panel["year"].astype("int64")
@@ -171,7 +177,8 @@ def feature_catalog(sources: dict[str, FeatureSource], params: FeaturesParams,
             entry = {"source": name, "family": source.family, "publisher": source.publisher, "unit": spec.unit,
                      "description": spec.description, "lag_years": source.calendar.lag_label(params.calendar),
                      "calendar": source.calendar.as_dict(params.calendar),
-                     "lineage": list(source.lineage), "files": files[name], "extra_lag": 0}
+                     "lineage": list(source.lineage), "files": files[name], "extra_lag": 0,
+                     "label_construct": col in source.label_construct}
             catalog[col] = entry
             if source.family != "label":
                 for k in params.extra_lags:
@@ -179,10 +186,12 @@ def feature_catalog(sources: dict[str, FeatureSource], params: FeaturesParams,
     return catalog
 
 
-def panel_code_hash() -> str:
-    """Hash of the code a feature build can run: what `features.panel` imports, country codes, manifests."""
+def panel_code_hash(source_dirs: Sequence[Path] = ()) -> str:
+    """Hash of the code a feature build can run: what `features.panel` imports, country codes, manifests,
+    and the YAML source declarations (packaged and in `source_dirs`)."""
     nexus_dir = Path(__file__).parents[1] / "nexus"
-    return imported_code_hash("features.panel", also=[nexus_dir / "countries.py", nexus_dir / "manifest.py"])
+    return imported_code_hash("features.panel", also=[nexus_dir / "countries.py", nexus_dir / "manifest.py",
+                                                      *declaration_files(source_dirs)])
 
 
 def build_sources(sources: Mapping[str, FeatureSource], found: Mapping[str, dict[str, list[Path]]],
@@ -205,7 +214,9 @@ def build_features(params: FeaturesParams, dask: DaskParams, raw: Path, artifact
     otherwise; both give the same panel under the same key.
     """
     step = progress or (lambda msg: None)
+    remove_orphaned_temp_dirs(OCDS_TEMP_PREFIX)  # a killed build's scratch, even when this one is up to date
     names = [*params.sources, params.label_source]
+    load_source_dirs(params.source_dirs)  # YAML sources in the params' folders (docs/sources.md)
     try:
         sources = {n: get_source(n) for n in names}
     except KeyError as exc:
@@ -217,7 +228,7 @@ def build_features(params: FeaturesParams, dask: DaskParams, raw: Path, artifact
             for p in files:
                 inputs[p.relative_to(raw).as_posix()] = sha256_file(p)
     params_dump = params.model_dump(mode="json")
-    key = Manifest.compute_key("features", inputs, params_dump, {}, panel_code_hash())
+    key = Manifest.compute_key("features", inputs, params_dump, {}, panel_code_hash(params.source_dirs))
     directory = Path(artifacts) / "features" / short(key)
     if not force and is_complete(directory):
         return FeatureBuild(directory, Manifest.read(directory), built=False)
@@ -238,6 +249,8 @@ def build_features(params: FeaturesParams, dask: DaskParams, raw: Path, artifact
     panel = panel[(panel["year"] >= params.years.first) & (panel["year"] <= params.years.last)]
     labels = label_provenance(frames[params.label_source], raw, params.years.first, params.years.last)
     rows, untraced = source_rows_table(frames, raw)
+    origins = value_origins_table(frames, {n: list(s.columns) for n, s in sources.items()}, raw, FILE, ROW)
+    contributing = contributing_rows_table(frames, raw, FILE)
 
     if directory.exists():
         shutil.rmtree(directory)  # an incomplete earlier attempt: no manifest, nothing to keep
@@ -250,13 +263,17 @@ def build_features(params: FeaturesParams, dask: DaskParams, raw: Path, artifact
         labels.to_parquet(tmp, index=False)
     with atomic_path(directory / SOURCE_ROWS) as tmp:
         rows.to_parquet(tmp, index=False)
+    for name, table in ((VALUE_ORIGINS, origins), (CONTRIBUTING_ROWS, contributing)):
+        with atomic_path(directory / name) as tmp:
+            table.to_parquet(tmp, index=False)
     regions = regions_table(frames)
     atomic_write_text(directory / COUNTRY_REGIONS, json.dumps(regions, indent=2, sort_keys=True))
     files_by_source = {n: {p.relative_to(raw).as_posix(): inputs[p.relative_to(raw).as_posix()]
                            for fs in found[n].values() for p in fs} for n in names}
     atomic_write_text(directory / CATALOG, json.dumps(feature_catalog(sources, params, files_by_source), indent=2))
     atomic_write_text(directory / QUALITY_FILE, json.dumps(quality.as_dict(), indent=2))
-    outputs = (PANEL, PROVENANCE, LABEL_PROVENANCE, SOURCE_ROWS, COUNTRY_REGIONS, CATALOG, QUALITY_FILE)
+    outputs = (PANEL, PROVENANCE, LABEL_PROVENANCE, SOURCE_ROWS, VALUE_ORIGINS, CONTRIBUTING_ROWS, COUNTRY_REGIONS,
+               CATALOG, QUALITY_FILE)
     manifest = Manifest(stage="features", key=key, inputs=inputs, params=params_dump,
                         outputs=dict.fromkeys(outputs, ""),
                         extra={"raw": str(raw), "rows": len(panel), "columns": len(panel.columns),

@@ -66,6 +66,9 @@ class FeatureSource:
     `available_after_years` is its constant lag. `lineage` names the other sources (by registry
     name or publisher index name) the publisher builds this one from. `downloads` are the
     publisher's addresses of the raw files, each matched by one of `raw_globs` (features/fetch.py).
+    `label_construct` names the columns that measure the label's own subject (forced labour,
+    trafficking): they stay in the panel (for other targets, the measurement map) but are never
+    a default feature (the catalog marks them; training.selection leaves them out).
     """
 
     name: str
@@ -79,6 +82,7 @@ class FeatureSource:
     optional_roles: tuple[str, ...] = ()
     downloads: tuple[Download, ...] = ()
     description: str = field(default="", compare=False)
+    label_construct: tuple[str, ...] = ()
 
     @property
     def available_after_years(self) -> int:
@@ -106,8 +110,11 @@ def register_source(*, name: str, family: str, publisher: str, raw_globs: Mappin
                     columns: Mapping[str, Column], available_after_years: int | None = None,
                     calendar: Calendar | None = None,
                     lineage: tuple[str, ...] = (), optional_roles: tuple[str, ...] = (),
-                    downloads: tuple[Download, ...] = ()):
+                    downloads: tuple[Download, ...] = (), label_construct: tuple[str, ...] = (),
+                    description: str | None = None):
     """Decorator registering a source's `build` function under `name` (duplicates refused).
+
+    `description` defaults to the docstring of the builder's module (a YAML source gives its own).
 
     Give `calendar=`, or `available_after_years=k` alone for a constant lag carried one more
     year (features.calendar.constant), not both.
@@ -117,6 +124,9 @@ def register_source(*, name: str, family: str, publisher: str, raw_globs: Mappin
     if (calendar is None) == (available_after_years is None):
         raise ValueError(f"source {name!r}: declare either calendar= or available_after_years=, exactly one")
     calendar = calendar if calendar is not None else constant(available_after_years)
+    unknown = [c for c in label_construct if c not in columns]
+    if unknown:
+        raise ValueError(f"source {name!r}: label_construct names {unknown[0]!r}, which is not one of its columns")
     for d in downloads:
         if not any(fnmatch.fnmatch(d.target, pattern) for pattern in raw_globs.values()):
             raise ValueError(f"source {name!r}: download {d.target!r} matches none of its raw_globs")
@@ -128,7 +138,9 @@ def register_source(*, name: str, family: str, publisher: str, raw_globs: Mappin
             name=name, family=family, publisher=publisher, raw_globs=dict(raw_globs),
             columns=dict(columns), calendar=calendar, build=build,
             lineage=tuple(lineage), optional_roles=tuple(optional_roles), downloads=tuple(downloads),
-            description=(build.__module__ and __import__(build.__module__, fromlist=["_"]).__doc__ or "").strip(),
+            description=description if description is not None else
+            (build.__module__ and __import__(build.__module__, fromlist=["_"]).__doc__ or "").strip(),
+            label_construct=tuple(label_construct),
         )
         return build
 
@@ -137,6 +149,9 @@ def register_source(*, name: str, family: str, publisher: str, raw_globs: Mappin
 
 def _load() -> None:
     import features.sources  # noqa: F401  (the explicit import list registers every source)
+    from features.sources._yaml_sources import PACKAGED, load_folder
+
+    load_folder(PACKAGED, _SOURCES)  # the sources declared in YAML beside them (docs/sources.md)
 
 
 def get_source(name: str) -> FeatureSource:

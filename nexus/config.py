@@ -59,6 +59,7 @@ class FeaturesParams(Section):
     bad_input: Literal["refuse", "quarantine"]  # a bad event partition or row stops the build, or is left out
     calendar: Literal["editions", "constant_lag"]  # publishers' per-edition dates, or every source's constant lag
     ocds_engine: Literal["columnar", "python"]  # OCDS red flags on DuckDB, or the reference port
+    source_dirs: list[Path]  # more folders of YAML sources (docs/sources.md), relative to the params file
 
 
 class OriginRange(Section):
@@ -196,12 +197,14 @@ class ServiceParams(Section):
     port: int = Field(ge=1, le=65535)
     database_url: str
     max_body_bytes: int = Field(ge=1024, le=16 * 2**20)  # larger request bodies are refused with 413
+    browser: str | None  # chromium that prints country briefs to PDF; None or absent: 503 naming this key
 
 
 class ScoringParams(Section):
     model_name: str
     model_alias: str
     bands: Bands
+    min_coverage: float = Field(ge=0, le=1)  # below it: "insufficient data", never ranked or banded
     top_drivers: PositiveInt
     service: ServiceParams
 
@@ -335,7 +338,9 @@ def load_params(path: Path | str, overrides: Sequence[str] | dict[str, Any] = ()
     path = Path(path)
     tree = _read_tree(path)
     apply_overrides(tree, overrides)
-    return validate_params(tree, str(path))
+    params = validate_params(tree, str(path))
+    folders = [d if d.is_absolute() else (path.parent / d).resolve() for d in params.features.source_dirs]
+    return params.model_copy(update={"features": params.features.model_copy(update={"source_dirs": folders})})
 
 
 class ExperimentFile(Section):

@@ -96,6 +96,11 @@ FILE_NAME_OVERRIDES: dict[str, dict[str, str]] = {
     "World Press Freedom Index - Reporters sans Frontieres (2022).csv": {"congo": "COG", "guinea": "GIN"},
     # Transcribed TIP tiers: Guinea-Bissau and Equatorial Guinea are listed by name.
     "tip_tiers_2016_2025_transcribed.csv": {"guinea": "GIN"},
+    # Walk Free's Global Slavery Index: Guinea-Bissau and Equatorial Guinea are listed by name; the
+    # 2018 workbook's DR Congo is "Congo, Democratic Republic of the", so its "Congo" is Brazzaville.
+    "slavery_2016.xlsx": {"guinea": "GIN"},
+    "slavery_2018.xlsx": {"guinea": "GIN", "congo": "COG"},
+    "slavery_2023.xlsx": {"guinea": "GIN"},
 }
 
 _ONSETS = ["B", "C", "D", "F", "G", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "Br", "Tr", "Kal"]

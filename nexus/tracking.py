@@ -21,6 +21,8 @@ from nexus.errors import NexusError
 
 HOST_TAG = "nexus.host"
 PID_TAG = "nexus.pid"
+# MLflow 3's UI opens an experiment by its kind; untagged, it guesses GenAI and shows an empty "Overview"
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 LOCK_TIMEOUT_S = 300          # a first migration takes seconds; minutes mean a stuck process
 _opened: set[str] = set()     # stores this process has opened (created, migrated, swept)
 
@@ -50,17 +52,34 @@ def client(paths: PathsParams):
 
 
 def use_experiment(paths: PathsParams, name: str) -> str:
-    """Make `name` the active experiment (created with its artifacts under paths.artifacts); its id."""
+    """Make `name` the active experiment (created with its artifacts under paths.artifacts, tagged as
+    model development so the MLflow UI opens on its runs); its id."""
     mlflow = mlflow_at(paths.tracking_uri)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        location = (Path(paths.artifacts) / "mlruns").as_uri()
+        # a tracking server keeps artifacts where it is told to (--artifacts-destination), not on this machine
+        served = paths.tracking_uri.startswith(("http://", "https://"))
+        location = None if served else (Path(paths.artifacts) / "mlruns").as_uri()
         try:
-            mlflow.create_experiment(name, artifact_location=location)
+            mlflow.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
         except Exception:  # noqa: BLE001 - another process created it a moment ago
             if mlflow.get_experiment_by_name(name) is None:
                 raise
-    return mlflow.set_experiment(name).experiment_id
+    experiment = mlflow.set_experiment(name)
+    for key, value in EXPERIMENT_KIND.items():
+        if experiment.tags.get(key) != value:   # an experiment made before nexus tagged its kind
+            mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
+
+
+def masked(url: str) -> str:
+    """A store URL fit to print (Optuna storage, service database): the password hidden."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not parseable: show nothing secret
+        return url.split("@")[-1]
 
 
 def owner_tags() -> dict[str, str]:
@@ -70,15 +89,11 @@ def owner_tags() -> dict[str, str]:
 
 def process_gone(host: str | None, pid: str | int | None) -> bool:
     """True only for a process of this host that no longer runs (never for another host's)."""
+    from nexus.processes import alive
+
     if host != socket.gethostname() or not str(pid or "").isdigit():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:   # alive, another user's
-        return False
-    return False
+    return not alive(int(pid))
 
 
 def sqlite_file(tracking_uri: str) -> Path | None:

@@ -33,6 +33,9 @@ def score_and_report(params, paths, alias=None, version=None, force: bool = Fals
 
     build = run_scoring(params, paths, alias=alias, version=version, force=force, progress=progress)
     e = build.manifest.extra
+    from scoring.prepared import ensure_prepared  # what `nexus serve` starts from
+
+    ensure_prepared(params, paths, e["model_name"], str(e["model_version"]), progress)
     typer.echo(f"score: {'built' if build.built else 'up to date'}; {e['rows']} country-years scored with "
                f"{e['model_name']} v{e['model_version']} → {build.directory / 'scores.csv'}")
     return build

@@ -57,11 +57,19 @@ def features_dir_of(paths: PathsParams, ref: ModelRef) -> Path:
 
 
 BANDS = ("low", "elevated", "high")  # lowest first, as scoring.bands' cut-points rise
+# A country-year observing less than scoring.min_coverage of its signals: a score from too little
+# data to rank, so it gets this in place of a band and is listed apart, never ranked.
+INSUFFICIENT = "insufficient data"
 
 
-def band(p: np.ndarray, params: ScoringParams) -> np.ndarray:
+def band(p: np.ndarray, params: ScoringParams, coverage: np.ndarray | None = None) -> np.ndarray:
+    """Each probability's band; with `coverage`, INSUFFICIENT where it is below min_coverage or unknown."""
     low, elevated, high = BANDS
-    return np.select([p >= params.bands.high, p >= params.bands.elevated], [high, elevated], low)
+    bands = np.select([p >= params.bands.high, p >= params.bands.elevated], [high, elevated], low)
+    if coverage is None:
+        return bands
+    coverage = np.asarray(coverage, dtype="float64")
+    return np.where(np.isnan(coverage) | (coverage < params.min_coverage), INSUFFICIENT, bands)
 
 
 def score(params: Params, paths: PathsParams, *, alias: str | None = None, version: str | None = None,
@@ -96,7 +104,8 @@ def score(params: Params, paths: PathsParams, *, alias: str | None = None, versi
     probability = served["p"].to_numpy()
     scores = pd.DataFrame({
         "iso3": frame["iso3"], "country": frame["iso3"].map(short_name), "year": frame["year"],
-        "target_year": frame["target_year"], "probability": probability, "band": band(probability, sp),
+        "target_year": frame["target_year"], "probability": probability,
+        "band": band(probability, sp, frame["coverage"].to_numpy("float64")),
         "probability_raw": served["p_raw"].to_numpy(), "probability_low": served["p_low"].to_numpy(),
         "probability_high": served["p_high"].to_numpy(), "interval_method": card.interval,
         "conformal_set": set_label(served["set_yes"], served["set_no"]),

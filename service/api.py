@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from scoring.served import ServedVersion
 from service import schemas as s
 from service.auth import AUTH_RESPONSES, DATA_RESPONSES, TOO_LARGE, any_token, problem, require
+from service.ranking import ranked
 from service.tokens import TokenInfo
 from service.vocabulary import PERMISSIONS, UNREVIEWED
 
@@ -71,13 +72,15 @@ async def whoami(who: TokenInfo = Depends(any_token())) -> Response:
 
 
 @router.get("/scores/{year}", response_model=s.YearScores, tags=["scores"], responses=DATA_RESPONSES,
-            summary="every country's score for a year, highest first, with its latest review status")
+            summary="every country's score for a year, ranked highest first, then the insufficient-data rows")
 async def year_scores(request: Request, year: int = YEAR, alias: str | None = ALIAS,
                       version: int | None = VERSION, _: TokenInfo = Depends(require("scores"))) -> Response:
     served, used = await served_for(request, alias, version)
-    rows = served.year(year)
-    return _json({"year": year, "count": len(rows),
-                  "scores": [score_body(request, served, i, used) for i in rows]})
+    rows = ranked(served, year)
+    n_ranked = sum(rank is not None for _, rank in rows)
+    return _json({"year": year, "count": len(rows), "ranked": n_ranked,
+                  "insufficient_data": len(rows) - n_ranked,
+                  "scores": [score_body(request, served, i, used) for i, _ in rows]})
 
 
 @router.get("/scores/{year}/{iso3}", response_model=s.Score, tags=["scores"], responses=DATA_RESPONSES,
@@ -101,15 +104,16 @@ async def batch_scores(request: Request, body: s.BatchRequest,
 @router.get("/scores.csv", tags=["scores"], summary="a year's scores as CSV (spreadsheet export)",
             responses=DATA_RESPONSES | {200: {
                 "content": {"text/csv": {"schema": {"type": "string"}}},
-                "description": "one row per country, highest probability first"}})
+                "description": "one row per country: ranked highest first, then insufficient data "
+                               "(empty rank)"}})
 async def scores_csv(request: Request, year: int = Query(..., **s.YEAR), alias: str | None = ALIAS,
                      version: int | None = VERSION, _: TokenInfo = Depends(require("scores"))) -> Response:
     served, used = await served_for(request, alias, version)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=s.CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for i in served.year(year):
-        writer.writerow(s.csv_fields(score_body(request, served, i, used)))
+    for i, rank in ranked(served, year):
+        writer.writerow(s.csv_fields(score_body(request, served, i, used) | {"rank": rank or ""}))
     name = f"nexus-scores-{year}-{served.model_name}-v{served.version}.csv"
     return Response(out.getvalue(), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -3,7 +3,8 @@ reviews, the reviewer page) and admins (tokens).
 
 `create_app` builds it from params, so tests run it in-process and `nexus serve` runs it under
 uvicorn. The champion's stored scores, SHAP values and panel are loaded into memory after
-startup; until then `/v1/ready` answers 503 with the reason, and so does every data request.
+startup, from its serving artifact when it has one (scoring/prepared.py: one folder, no MLflow
+import); until then `/v1/ready` answers 503 with the reason, and so does every data request.
 Errors are answered, never raised as 500s: unknown country, year, alias or version → 404
 naming what exists; malformed input → 422 naming the field; a body over
 scoring.service.max_body_bytes → 413; a default alias pointing nowhere, a broken artifact, or a
@@ -83,10 +84,14 @@ def create_app(params: Params, paths: PathsParams, *, base_dir: Path | None = No
     install_problems(app)
 
     from service.api import router as api_router
+    from service.brief import router as brief_router
+    from service.provenance import router as provenance_router
     from service.web import router as web_router
 
     app.include_router(api_router)
     app.include_router(web_router)
+    app.include_router(provenance_router)  # /review/{iso3}/{year}/sources.csv
+    app.include_router(brief_router)  # /v1/briefs/{year}/{iso3}.pdf; its lifespan closes the browser
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -11,6 +11,7 @@ method is not servable (503, and `/v1/ready` says which version and field), neve
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 
 from nexus.config import Params, PathsParams
 from nexus.errors import ModelNotFoundError, NexusError
-from scoring.served import ServedVersion, backtest_metrics, load_version
+from scoring.served import ServedVersion
 from training import registry
 from training.registry import ModelCardError, ModelRef
 
 MAX_LOADED_VERSIONS = 4
+log = logging.getLogger("nexus.service")
 
 
 class ModelUnavailable(NexusError):
@@ -97,12 +99,19 @@ class ModelCatalog:
     # -- startup and background ------------------------------------------------------------
 
     def start(self) -> None:
-        """Resolve and load the default alias; readiness follows (the reason is kept if it fails)."""
+        """Resolve and load the default alias; readiness follows (the reason is kept if it fails).
+
+        The quick way first: the alias's version from the store's alias table and that version's
+        serving artifact (scoring/prepared.py), no MLflow import; else through the registry.
+        """
         ref = None
         try:
-            ref = self._resolve(alias=self.default_alias)
-            self._load(ref)
-            self._aliases[self.default_alias] = AliasState(ref.version, None, time.monotonic(), ref.version)
+            version = self._start_prepared()
+            if version is None:
+                ref = self._resolve(alias=self.default_alias)
+                self._load(ref)
+                version = ref.version
+            self._aliases[self.default_alias] = AliasState(version, None, time.monotonic(), version)
             self.reason = None
             self._ready.set()
         except NexusError as exc:
@@ -113,10 +122,38 @@ class ModelCatalog:
         finally:
             self._started.set()
 
+    def _start_prepared(self) -> str | None:
+        """The default alias's version, loaded from its serving artifact; None when either is not found."""
+        from scoring.prepared import load, prepared_dir
+
+        version = registry.alias_version(self.paths, self.name, self.default_alias)
+        if version is None:
+            return None
+        try:
+            served = load(self.params, prepared_dir(self.params, self.paths, self.name, version))
+        except Exception:  # noqa: BLE001 - a broken prepared artifact: the long way rebuilds it
+            log.warning("serving artifact of %s v%s unreadable; loading it the long way", self.name, version,
+                        exc_info=True)
+            return None
+        if served is None:
+            return None
+        self.progress(f"loaded {self.name} v{version} from its serving artifact")
+        with self._load_lock:
+            self._versions[version] = served
+        return version
+
     def refresh(self) -> None:
-        """Re-resolve every alias served so far; load a moved alias's version before switching to it."""
+        """Re-resolve every alias served so far; load a moved alias's version before switching to it.
+
+        An alias the store's table says still points to the version served is left as is without
+        asking MLflow (so a running service imports it only when something moved).
+        """
         for alias in list(self._aliases):
             ref = None
+            served = self._aliases[alias].version
+            if served is not None and registry.alias_version(self.paths, self.name, alias) == served:
+                self._aliases[alias].checked = time.monotonic()
+                continue
             try:
                 ref = self._resolve(alias=alias)
                 if ref.version != self._aliases[alias].version:
@@ -182,15 +219,9 @@ class ModelCatalog:
 
         Run metrics, not model-version tags: the registry module owns tags and aliases only.
         """
-        if not ref.run_id:
-            return {}
-        from nexus.tracking import mlflow_at
+        from scoring.prepared import run_backtest
 
-        try:
-            run = mlflow_at(self.paths.tracking_uri).MlflowClient().get_run(ref.run_id)
-        except Exception:  # noqa: BLE001 - a missing run leaves the metrics empty, not the service down
-            return {}
-        return backtest_metrics(dict(run.data.metrics))
+        return run_backtest(self.paths, ref)
 
     def _load(self, ref: ModelRef) -> ServedVersion:
         with self._load_lock:
@@ -198,7 +229,7 @@ class ModelCatalog:
             if served is None:
                 self.progress(f"loading {ref.name} v{ref.version}")
                 try:
-                    served = load_version(self.params, self.paths, ref, self.backtest(ref), self.progress)
+                    served = self._load_long_way(ref)
                 except ModelCardError as exc:  # already one line naming the version and the field
                     raise ModelUnavailable(str(exc)) from None
                 except Exception as exc:  # noqa: BLE001 - a broken artifact is a 503 with its reason, not a 500
@@ -211,6 +242,18 @@ class ModelCatalog:
             for old in evictable[: max(0, len(self._versions) - MAX_LOADED_VERSIONS)]:
                 del self._versions[old]
             return served
+
+    def _load_long_way(self, ref: ModelRef) -> ServedVersion:
+        """Load through the registry and write the version's serving artifact for the next start."""
+        from scoring.prepared import prepared_dir, save
+        from scoring.served import load_version
+
+        served = load_version(self.params, self.paths, ref, self.backtest(ref), self.progress)
+        try:
+            save(served, ref.tags, prepared_dir(self.params, self.paths, ref.name, ref.version))
+        except Exception:  # noqa: BLE001 - serving does not need it; the next start takes the long way again
+            log.warning("could not write the serving artifact of %s v%s", ref.name, ref.version, exc_info=True)
+        return served
 
     def loaded(self) -> dict[str, ServedVersion]:
         return dict(self._versions)

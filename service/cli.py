@@ -31,13 +31,14 @@ def serve(host: str | None = typer.Option(None, help="address to bind (default: 
     import uvicorn
 
     from nexus.console import current_params, progress, session
+    from nexus.tracking import masked
     from service.app import create_app
 
     params, paths = current_params()
     service = params.scoring.service
     host, port = host or service.host, port or service.port
     app_ = create_app(params, paths, base_dir=session().base_dir, progress=progress)
-    progress(f"reviews and tokens in {app_.state.database_url}")
+    progress(f"reviews and tokens in {masked(app_.state.database_url)}")
     progress(f"reviewer page http://{host}:{port}/review · API docs http://{host}:{port}/docs")
     # One worker: review status and loaded models live in this process's memory.
     uvicorn.run(app_, host=host, port=port, log_level=log_level, workers=1)

@@ -43,13 +43,23 @@ reviews = Table(
 )
 
 # Defence in depth for "append-only": the code never updates or deletes a review, and on
-# SQLite the database refuses to as well.
+# SQLite and PostgreSQL the database refuses to as well.
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS reviews_no_update BEFORE UPDATE ON reviews "
     "BEGIN SELECT RAISE(ABORT, 'reviews are append-only: record a new decision instead'); END",
     "CREATE TRIGGER IF NOT EXISTS reviews_no_delete BEFORE DELETE ON reviews "
     "BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END",
 ]
+# The same on PostgreSQL (TRUNCATE skips row triggers, so it gets its own).
+_POSTGRESQL_TRIGGERS = [
+    "CREATE OR REPLACE FUNCTION reviews_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'reviews are append-only: record a new decision instead'; END $$",
+    "CREATE OR REPLACE TRIGGER reviews_no_edit BEFORE UPDATE OR DELETE ON reviews "
+    "FOR EACH ROW EXECUTE FUNCTION reviews_append_only()",
+    "CREATE OR REPLACE TRIGGER reviews_no_truncate BEFORE TRUNCATE ON reviews "
+    "FOR EACH STATEMENT EXECUTE FUNCTION reviews_append_only()",
+]
+_SCHEMA_LOCK = 7243_1101   # PostgreSQL advisory lock: the service and `nexus token` may make tables at once
 
 
 def resolve_database_url(url: str, base: Path) -> str:
@@ -75,6 +85,13 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
+            metadata.create_all(conn)
+            for statement in _POSTGRESQL_TRIGGERS:
+                conn.execute(text(statement))
+        return engine
     metadata.create_all(engine)
     if is_sqlite:
         with engine.begin() as conn:

@@ -33,6 +33,10 @@ def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLR
     return templates.TemplateResponse(request, name, context, status_code=status, headers=PAGE_HEADERS)
 
 
-def problem_page(request: Request, who, status: int, message: str) -> HTMLResponse:
-    """A 4xx or 503 as a page, naming what went wrong (`who`: the signed-in TokenInfo, or None)."""
-    return page(request, "problem.html", {"who": who, "status": status, "message": message}, status)
+def problem_page(request: Request, who, status: int, message: str, **extra) -> HTMLResponse:
+    """A 4xx or 503 as a page, naming what went wrong (`who`: the signed-in TokenInfo, or None).
+
+    `extra` goes to the template: `suggestions`, the nearest country names for a 404.
+    """
+    context = {"who": who, "status": status, "message": message, "suggestions": []} | extra
+    return page(request, "problem.html", context, status)

@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.vocabulary import BANDS, DECISIONS, REVIEW_STATUSES, ROLES
+from service.vocabulary import BANDS, DECISIONS, INSUFFICIENT_DATA, REVIEW_STATUSES, ROLES
 
-Band = Literal[BANDS]
+Band = Literal[(*BANDS, INSUFFICIENT_DATA)]
 SetLabel = Literal["yes", "no", "either", "neither"]
 Calibration = Literal["none", "sigmoid", "isotonic", "venn_abers"]
 ReviewStatus = Literal[REVIEW_STATUSES]
@@ -72,7 +72,9 @@ class Score(BaseModel):
     target_year: int = Field(description="the year whose tier placement the probability is about")
     probability: float = Field(description="calibrated probability (the card's calibration): the number "
                                            "the backtest measured")
-    band: Band = Field(description="from the calibrated probability and scoring.bands")
+    band: Band = Field(description="from the calibrated probability and scoring.bands; 'insufficient data' "
+                                  "when coverage is below scoring.min_coverage (such a row is never "
+                                  "ranked: lists put it after the ranked rows)")
     interval: Interval | None = Field(description="Venn-Abers interval; null only for a model fitted without "
                                                   "calibration rows, which has none")
     conformal_set: ConformalSet | None = Field(description="the conformal set at its level; null when the "
@@ -86,6 +88,9 @@ class Score(BaseModel):
 class YearScores(BaseModel):
     year: int
     count: int
+    ranked: int = Field(description="rows ranked, highest probability first; the scores list them first")
+    insufficient_data: int = Field(description="rows after them, band 'insufficient data': coverage below "
+                                               "scoring.min_coverage, never ranked")
     scores: list[Score]
 
 
@@ -287,10 +292,10 @@ class Whoami(BaseModel):
 
 
 # The spreadsheet export (/v1/scores.csv and the reviewer page's): one flat row per score.
-CSV_COLUMNS = ["iso3", "country", "region", "year", "target_year", "probability", "band", "interval_low",
-               "interval_high", "interval_method", "conformal_set", "conformal_level", "coverage",
-               "in_training", "review_status", "model_name", "model_version", "model_alias", "calibration",
-               "panel_sha256", "params_sha256", "run_id"]
+CSV_COLUMNS = ["rank", "iso3", "country", "region", "year", "target_year", "probability", "band",
+               "interval_low", "interval_high", "interval_method", "conformal_set", "conformal_level",
+               "coverage", "in_training", "review_status", "model_name", "model_version", "model_alias",
+               "calibration", "panel_sha256", "params_sha256", "run_id"]
 
 
 def csv_fields(body: dict) -> dict:

@@ -8,6 +8,7 @@ role or a decision cannot mean one thing in the API and another on the page.
 from __future__ import annotations
 
 from scoring.score import BANDS as SCORE_BANDS
+from scoring.score import INSUFFICIENT
 
 ROLES = ("program", "reviewer", "admin")
 # What each role may do. Admins manage tokens; they do not read other roles' data.
@@ -26,6 +27,7 @@ REVIEW_STATUSES = (UNREVIEWED, *STATUS_OF_DECISION.values())
 # Lowest first, as scoring.bands' cut-points rise: scoring.score assigns them from the calibrated
 # probability and defines them; the service says the same words.
 BANDS = SCORE_BANDS
+INSUFFICIENT_DATA = INSUFFICIENT  # below scoring.min_coverage: listed apart, never ranked or banded
 
 
 def roles_with(permission: str) -> list[str]:

@@ -16,20 +16,22 @@ import hmac
 import io
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nexus.errors import NexusError
 from scoring.served import OUTCOMES, ServedVersion, UnknownCountryYear
-from service.auth import COOKIE, form_token, page_caller
+from service.auth import COOKIE, cookie_caller, form_token, page_caller
 from service.catalog import UnknownModel
-from service.charts import family_bars_svg, trend_svg, waterfall_svg
+from service.country_page import country_context
 from service.pages import page, problem_page, templates
+from service.ranked_page import SORTS, matches, nearest_countries, sort_rows, year_rows
 from service.reviews import MAX_COMMENT
 from service.schemas import CSV_COLUMNS, csv_fields
+from service.text import visible
 from service.tokens import TokenInfo
-from service.vocabulary import BANDS, DECISIONS, REVIEW_STATUSES, UNREVIEWED
+from service.vocabulary import BANDS, DECISIONS, REVIEW_STATUSES
 
 router = APIRouter(prefix="/review", include_in_schema=False)
 BANDS_HIGHEST_FIRST = BANDS[::-1]  # the ranked table's band filter
@@ -106,35 +108,50 @@ def served_alias(request: Request) -> str:
     return request.app.state.catalog.default_alias
 
 
-def _rows(request: Request, served: ServedVersion, year: int) -> list[dict]:
-    status = request.app.state.reviews.statuses(served.model_name, served.version)
-    return [served.items[i] | {"review_status": status.get((served.items[i]["iso3"], year), UNREVIEWED)}
-            for i in served.year(year)]
+def _statuses(request: Request, served: ServedVersion) -> dict:
+    return request.app.state.reviews.statuses(served.model_name, served.version)
+
+
+def _admin_only(who: TokenInfo | None) -> bool:
+    return who is not None and who.may("tokens") and not who.may("scores")
 
 
 @router.get("")
 def ranked_table(request: Request, year: int | None = None, region: str = "", band: str = "",
-                 status: str = "", version: int | None = None) -> Response:
+                 status: str = "", q: str = Query("", max_length=100), sort: str = "risk",
+                 version: int | None = None) -> Response:
+    if _admin_only(cookie_caller(request)):  # an admin's landing page is the admin page, not a 403
+        return RedirectResponse("/review/admin", status_code=303)
     who = page_caller(request, "scores", "The role {role!r} manages tokens; this page is for program teams "
                                          "and reviewers.")
     if isinstance(who, Response):
         return who
+    if sort not in SORTS:
+        return problem_page(request, who, 422, f"sort: {sort!r} is not a way to sort this table; choose "
+                                               + ", ".join(f"{k} ({v})" for k, v in SORTS.items()))
     try:
         served = _served(request, version)
         year = year if year is not None else served.years[-1]
-        rows = _rows(request, served, year)
+        rows = year_rows(served, year, _statuses(request, served))
     except (UnknownCountryYear, NexusError) as exc:
         return _failure(request, who, exc)
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    shown = [r for r in rows if (not region or r["region"] == region) and (not band or r["band"] == band)
+    found = [r for r in rows if matches(r, q)]
+    if q.strip() and len({r["iso3"] for r in found}) == 1:  # one country found: go to it
+        pin = f"?version={version}" if version else ""
+        return RedirectResponse(f"/review/{found[0]['iso3']}/{year}{pin}", status_code=303)
+    shown = [r for r in found if (not region or r["region"] == region) and (not band or r["band"] == band)
              and (not status or r["review_status"] == status)]
+    shown = sort_rows(shown, sort)
+    kept = [r for r in rows if r["rank"] is not None]
     return page(request, "ranked.html", {
-        "who": who, "served": served, "year": year, "rows": shown, "total": len(rows),
+        "who": who, "served": served, "year": year, "rows": [r for r in shown if r["rank"] is not None],
+        "apart": [r for r in shown if r["rank"] is None], "total": len(rows), "n_ranked": len(kept),
         "regions": sorted({r["region"] for r in rows if r["region"]}), "bands": BANDS_HIGHEST_FIRST,
-        "statuses": REVIEW_STATUSES, "filters": {"region": region, "band": band, "status": status},
-        "version": version,
-        "counts": {s: sum(r["review_status"] == s for r in rows) for s in REVIEW_STATUSES}})
+        "statuses": REVIEW_STATUSES, "sorts": SORTS,
+        "filters": {"region": region, "band": band, "status": status, "q": q, "sort": sort},
+        "version": version, "min_coverage": request.app.state.params.scoring.min_coverage,
+        "nearest": nearest_countries(served, q) if q.strip() and not found else [],
+        "counts": {s: sum(r["review_status"] == s for r in kept) for s in REVIEW_STATUSES}})
 
 
 @router.get("/scores.csv")
@@ -144,7 +161,7 @@ def ranked_csv(request: Request, year: int, version: int | None = None) -> Respo
         return who
     try:
         served = _served(request, version)
-        rows = _rows(request, served, year)
+        rows = year_rows(served, year, _statuses(request, served))
     except (UnknownCountryYear, NexusError) as exc:
         return _failure(request, who, exc)
     out = io.StringIO()
@@ -152,50 +169,27 @@ def ranked_csv(request: Request, year: int, version: int | None = None) -> Respo
     writer.writeheader()
     provenance = served.provenance | {"model_alias": "" if version else served_alias(request)}
     for row in rows:
-        writer.writerow(csv_fields(row | {"provenance": provenance}))
+        writer.writerow(csv_fields(row | {"rank": row["rank"] or "", "provenance": provenance}))
     return Response(out.getvalue(), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="nexus-scores-{year}-v{served.version}.csv"'})
 
 
-def _country_context(request: Request, who: TokenInfo, served: ServedVersion, iso3: str, year: int) -> dict:
-    i = served.row(iso3, year)
-    store = request.app.state.reviews
-    status = store.statuses(served.model_name, served.version)
-    item = served.items[i] | {"review_status": status.get((iso3, year), UNREVIEWED)}
-    trend = [served.items[j] for j in served.country(iso3)]
-    bands = request.app.state.params.scoring.bands
-    context = {"who": who, "served": served, "item": item, "trend_svg": trend_svg(
-        trend, year, {"elevated": bands.elevated, "high": bands.high}), "years": [p["year"] for p in trend],
-        "reviewer": who.may("explanations"), "decisions": DECISIONS, "max_comment": MAX_COMMENT}
-    if context["reviewer"]:
-        top = request.app.state.params.scoring.top_drivers
-        contributions = served.contributions(i)
-        context |= {"contributions": contributions, "top": contributions[:top],
-                    "waterfall_svg": waterfall_svg(float(served.base[i]), contributions, max_rows=top + 2),
-                    "families_svg": family_bars_svg(served.families[i]),
-                    "by_source": _by_source(contributions), "digest": served.explanation_hash(i),
-                    "history": _history(store.history(iso3, year, served.model_name)),
-                    "csrf": form_token(request)}
-    return context
-
-
-def _history(reviews: list) -> list[dict]:
-    """Newest first; the first decision seen for each model version is that version's latest."""
-    seen: set[str] = set()
-    out = []
-    for review in reviews:
-        out.append(review.as_dict() | {"latest": review.model_version not in seen})
-        seen.add(review.model_version)
-    return out
-
-
-def _by_source(contributions: list[dict]) -> list[dict]:
-    groups: dict[str, dict] = {}
-    for c in sorted(contributions, key=lambda c: c["feature"]):
-        group = groups.setdefault(c["source"], {"source": c["source"], "publisher": c["publisher"],
-                                                "rows": []})
-        group["rows"].append(c)
-    return sorted(groups.values(), key=lambda g: g["source"])
+@router.get("/admin")
+def admin_page(request: Request) -> Response:
+    """An admin's landing page: the tokens (create and revoke them with the CLI or /v1/tokens) and models."""
+    who = page_caller(request, "tokens", "The admin page is for admin tokens; your role is {role!r}.")
+    if isinstance(who, Response):
+        return who
+    catalog = request.app.state.catalog  # what is in memory: no registry round trip (/v1/models has it all)
+    loaded = catalog.loaded()
+    return page(request, "admin.html", {
+        "who": who, "tokens": request.app.state.tokens.list(), "model_name": catalog.name,
+        "default_alias": catalog.default_alias, "default_version": catalog.default_version(),
+        "loaded": [{"version": v, "calibration": loaded[v].card.calibration,
+                    "members": loaded[v].card.n_members, "rows": len(loaded[v].items),
+                    "years": f"{loaded[v].years[0]}–{loaded[v].years[-1]}"}
+                   for v in sorted(loaded, key=int)],
+        "ready": catalog.ready, "reason": catalog.reason})
 
 
 @router.get("/{iso3}/{year}")
@@ -206,7 +200,9 @@ def country_page(request: Request, iso3: str, year: int, version: int | None = N
         return who
     try:
         served = _served(request, version)
-        context = _country_context(request, who, served, iso3.upper(), year)
+        if iso3.upper() not in served.countries:
+            return _unknown_country(request, who, served, iso3, year)
+        context = country_context(request, who, served, iso3.upper(), year)
     except (UnknownCountryYear, NexusError) as exc:
         return _failure(request, who, exc)
     return page(request, "country.html", context | {"recorded": recorded, "error": None, "form": {},
@@ -245,11 +241,20 @@ def _record(request: Request, who: TokenInfo, iso3: str, year: int, version: int
     elif form.get("explanation_sha256") != digest:
         error = "The explanation changed since you opened the page; read it again before deciding."
     if error:
-        context = _country_context(request, who, served, iso3, year)
+        context = country_context(request, who, served, iso3, year)
         return page(request, "country.html", context | {"recorded": None, "error": error, "form": form,
                                                           "version": version}, 422)
     review = request.app.state.reviews.record(
         iso3=iso3, year=year, model_name=served.model_name, model_version=served.version, decision=decision,
         comment=comment, reviewer=who.name, token_id=who.id, explanation_sha256=digest)
     query = f"?recorded={review.id}" + (f"&version={version}" if version else "")
-    return RedirectResponse(f"/review/{iso3}/{year}{query}#history", status_code=303)
+    return RedirectResponse(f"/review/{iso3}/{year}{query}#recorded", status_code=303)
+
+
+def _unknown_country(request: Request, who: TokenInfo, served: ServedVersion, asked: str,
+                     year: int) -> Response:
+    """A 404 that suggests the nearest country names and codes, with the search form, not every code."""
+    nearest = nearest_countries(served, asked)
+    message = f"There is no country with the code {visible(asked)!r} in the scores."
+    return problem_page(request, who, 404, message, suggestions=[
+        {"iso3": code, "country": name, "href": f"/review/{code}/{year}"} for code, name in nearest])

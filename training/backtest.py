@@ -20,6 +20,7 @@ read as "missing" in the year scored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,7 @@ class Backtest:
     calibration_method: str    # the method serving (chosen on development origins when `auto`)
     calibration_choice: dict = field(default_factory=dict)  # candidate → development log loss
     features_by_origin: dict = field(default_factory=dict)  # origin → features used
+    spans: dict = field(default_factory=dict)  # (origin, model) → (start, end) in epoch ms: its MLflow run's
 
     @property
     def development(self) -> pd.DataFrame:
@@ -114,9 +116,9 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
     factories = {} if xgb_only else model_factories(params, set(labelled.columns))
     holdout_first = params.backtest.holdout_first_origin
     splitter = RollingOriginByYear(first_fitted_origin(params), last_origin(params, development_only=development_only), h)
-    history, out, shap_rows, used = [], [], [], {}
+    history, out, shap_rows, used, spans = [], [], [], {}, {}
     for train_idx, test_idx in splitter.split(labelled, y, groups=labelled["year"].to_numpy()):
-        origin = int(labelled["year"].iat[test_idx[0]])
+        origin, started = int(labelled["year"].iat[test_idx[0]]), _now_ms()
         scored = origin >= params.backtest.first_origin
         test = labelled.iloc[test_idx]
         cols = available_features(test, features, params.ensemble.min_feature_coverage)
@@ -139,12 +141,14 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         explanation = model.explain(test[cols])
         values = pd.DataFrame(explanation.values.astype("float32"), columns=cols)
         shap_rows.append(pd.concat([keys[FORECAST_KEYS], values], axis=1))
+        spans[origin, MODEL] = (started, _now_ms())
         inputs = cols + [c for c in (*features, *extra) if c in (*STATUS, "cpi_score") and c not in cols]
         for name, factory in factories.items():
-            Xb = labelled[inputs]
+            started, Xb = _now_ms(), labelled[inputs]
             baseline = factory().fit(Xb.iloc[train_idx], y[train_idx])
             p = baseline.predict_proba(Xb.iloc[test_idx])[:, 1]
             out.append(keys.assign(model=name, p=p, p_raw=p))
+            spans[origin, name] = (started, _now_ms())
         if on_origin is not None:
             on_origin(origin, rows.assign(p=rows["p_raw"]))
     if not history or not any(o >= params.backtest.first_origin for o in used):
@@ -168,7 +172,11 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
     unused = [c for c in shap.columns if c not in FORECAST_KEYS]
     shap[unused] = shap[unused].fillna(0.0).astype("float32")   # a feature not used at an origin contributed 0
     return Backtest(predictions=predictions[COLUMNS], shap=shap, history=raw, calibration_method=method,
-                    calibration_choice=choice, features_by_origin=used)
+                    calibration_choice=choice, features_by_origin=used, spans=spans)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _col(frame: pd.DataFrame, name: str) -> np.ndarray:

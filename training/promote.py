@@ -38,12 +38,15 @@ class Decision:
 
 def resolve_version(paths: PathsParams, model_name: str, ref: str) -> tuple[str, str]:
     """(version, run id) for a version number, or a run id (or its first 8+ characters)."""
-    if ref.isdigit():
+    if ref.isdigit() and len(ref) < 8:
         mv = registry.resolve(paths, model_name, version=ref)
         return mv.version, mv.run_id
     if len(ref) < 8:
         raise NexusError(f"{ref!r} is neither a version number nor a run id (8 or more characters)")
     matches = [mv for mv in registry.versions(paths, model_name) if mv.run_id.startswith(ref)]
+    if not matches and ref.isdigit():   # all digits and 8+ long: a run id prefix first, else a version
+        mv = registry.resolve(paths, model_name, version=ref)
+        return mv.version, mv.run_id
     if len(matches) != 1:
         found = "no" if not matches else f"{len(matches)}"
         raise ModelNotFoundError(f"{found} version of {model_name!r} was registered by run {ref!r}")

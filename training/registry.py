@@ -1,7 +1,8 @@
 """The model registry: the only code that reads or writes MLflow model-version tags and aliases.
 
 A registered version carries a typed `ModelCard` (what it was trained on, how it calibrates,
-what it beats) as `nexus.*` tags; `ModelCard.from_tags` refuses a version whose card misses a
+what it beats) as `nexus.*` tags, and the same card in words as its description (the MLflow
+UI's model page shows it); `ModelCard.from_tags` refuses a version whose card misses a
 field or names an unknown method, naming the version and the field, so a service never serves
 raw numbers from a half-described model. The model itself is logged as an MLflow pyfunc
 (training/pyfunc.py) that returns calibrated probabilities and interval bounds.
@@ -113,6 +114,32 @@ def resolve(paths: PathsParams, name: str, alias: str | None = None, version: st
                     source=mv.source)
 
 
+def alias_version(paths: PathsParams, name: str, alias: str) -> str | None:
+    """The version `name@alias` points to, read from a database store's alias table without MLflow.
+
+    For the service's start-up: importing MLflow and opening its store take seconds, one query
+    takes milliseconds. None when the store is not a database, lacks MLflow's table, or has no
+    such alias: then ask `resolve`, which says why.
+    """
+    db = tracking.sqlite_file(paths.tracking_uri)
+    if (db is None and not paths.tracking_uri.startswith("postgresql")) or (db is not None and not db.exists()):
+        return None  # a server (http://), or a SQLite file that is not there (connecting would create it)
+    try:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(paths.tracking_uri)
+        try:
+            with engine.connect() as connection:
+                row = connection.execute(text("SELECT version FROM registered_model_aliases "
+                                              "WHERE name = :name AND alias = :alias"),
+                                         {"name": name, "alias": alias}).first()
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - any store this cannot read is resolve's to explain
+        return None
+    return str(row[0]) if row else None
+
+
 def exists(paths: PathsParams, name: str, version: str) -> bool:
     try:
         resolve(paths, name, version=version)
@@ -156,15 +183,67 @@ def record(paths: PathsParams, name: str, version: str, tags: dict[str, str]) ->
         client.set_model_version_tag(name, version, key if key.startswith(PREFIX) else PREFIX + key, value)
 
 
-def register(paths: PathsParams, name: str, version: str, card: ModelCard, extra: dict[str, str]) -> None:
-    """Tag a freshly logged version with its card and move `latest-trained` to it (never `champion`)."""
+def register(paths: PathsParams, name: str, version: str, card: ModelCard, extra: dict[str, str],
+             n_features: int | None = None) -> None:
+    """Tag and describe a new version with its card; move `latest-trained` to it (never `champion`)."""
     record(paths, name, version, card.to_tags() | extra)
+    client = tracking.client(paths)
+    client.update_model_version(name, version, description=describe_version(card, n_features))
+    client.update_registered_model(name, description=describe_model(card, version))
     set_alias(paths, name, LATEST, version)
+
+
+def _target_words(card: ModelCard) -> str:
+    from training.targets import TARGETS
+
+    label = TARGETS.get(card.target, (card.target,))[0]
+    years = f"{card.horizon_years} year{'s' if card.horizon_years != 1 else ''}"
+    return f"the probability that a country is placed **{label}** in the report {years} on ({card.target})"
+
+
+def _short(digest: str) -> str:
+    return digest.split(":")[-1][:12]
+
+
+def _span(origins: list) -> str:
+    return f"{min(origins)}–{max(origins)}" if origins else "none"
+
+
+def describe_version(card: ModelCard, n_features: int | None = None) -> str:
+    """The model card in words (Markdown): what it forecasts, how, how well, and from what."""
+    dev = card.development
+    names = ("auc", "average_precision", "log_loss", "brier")
+    skill = ", ".join(f"{k.replace('_', ' ')} {dev[k]:.3f}" for k in names if isinstance(dev.get(k), float))
+    lines = [f"Forecasts {_target_words(card)}.",
+             f"- **Model:** {card.n_members} XGBoost boosters (K={card.n_members}) on "
+             f"{n_features if n_features is not None else 'its'} features; calibration "
+             f"**{card.calibration}** fitted on out-of-sample forecasts; per-country interval "
+             f"**{card.interval.replace('_', '-')}**; conformal sets at {card.conformal_level:.0%}.",
+             f"- **Development skill** (origins {_span(card.folds.get('origins', []))}, "
+             f"{card.folds.get('rows', '?')} rows; holdout {_span(card.folds.get('holdout_origins', []))} "
+             f"reported apart): {skill or 'not computed'}."]
+    for baseline, entry in card.beats.items():
+        gains = ", ".join(f"{m.replace('_', ' ')} {g['diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]"
+                          for m, g in entry.items() if isinstance(g, dict))
+        lines.append(f"- **vs {baseline}:** {'beats it' if entry.get('beats') else 'does not beat it'} "
+                     f"(product − baseline, paired block bootstrap: {gains}).")
+    lines.append(f"- **Panel** {card.panel_sha256}, features {_short(card.features_key)}, params "
+                 f"{_short(card.params_sha256)}, run {card.run_id or '?'}"
+                 + (f", experiment {card.experiment}" if card.experiment else "") + ".")
+    return "\n".join(lines)
+
+
+def describe_model(card: ModelCard, version: str) -> str:
+    """The registered model in words: what every version forecasts, and where its card is."""
+    return (f"nexus risk model: {_target_words(card)} (as of version {version}; each version's "
+            f"description is its model card). `{CHAMPION}` is the version the service scores with, "
+            f"promoted only when it beats persistence on development origins; `{LATEST}` is the newest "
+            "trained.")
 
 
 def load_model(paths: PathsParams, ref: ModelRef):
     """The RiskModel a version holds (through its pyfunc, so `mlflow models serve` reads the same)."""
-    mlflow = tracking.mlflow_at(paths.tracking_uri)
+    tracking.mlflow_at(paths.tracking_uri)   # the store's URIs set; then the pyfunc flavour
     import mlflow.pyfunc
 
     try:

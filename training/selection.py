@@ -43,8 +43,9 @@ def select_features(catalog: dict, params: TrainingParams) -> list[str]:
 
         sources, labels = panel_sources(catalog)
         excluded |= dependent_sources(sources, *labels)
-    chosen = [c for c, info in catalog.items()
-              if info["family"] != "label" and not excluded & {c, info["source"], info["family"]}]
+    chosen = [c for c, info in catalog.items()  # label-construct columns (registry) measure the label itself
+              if info["family"] != "label" and not info.get("label_construct")
+              and not excluded & {c, info["source"], info["family"]}]
     if params.include_label_history:
         from training.targets import PLACEMENT_FEATURES
 

@@ -12,6 +12,9 @@ transcribed below `training.label.min_evidence` can be dropped by an experiment.
 
 The current placement (`current_tier`, `previous_tier`, `current_listed`) is what persistence
 reads, and what the product model reads beside the proxy signals ("current placement" family).
+Where a report's Tier 1/2 lists are incomplete, an unlisted government's tier is unknown but
+its status is not: it gets the declared value UNLISTED_TIER_UNKNOWN ("Tier 1 or 2, unknown
+which"), so the model reads what the report does say instead of a missing value.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ TARGETS = {
 }
 # The "current placement" family: the label's own present and past, known at row t (lag 0).
 PLACEMENT_FEATURES = ("current_tier", "previous_tier", "current_listed")
+UNLISTED_TIER_UNKNOWN = 0.5  # unlisted (Tier 1 = 0 or Tier 2 = 1), which not reported: between them
 
 
 def target_column(target: str, horizon: int) -> str:
@@ -39,13 +43,19 @@ def listed_status(panel: pd.DataFrame) -> pd.Series:
     return panel["label_listed"].astype("float64").fillna(pd.Series(from_tier, index=panel.index))
 
 
+def placement_tier(tier: pd.Series, listed: pd.Series) -> pd.Series:
+    """The tier as a number, with UNLISTED_TIER_UNKNOWN where only "unlisted" is known."""
+    tier = tier.astype("float64")
+    return tier.mask(tier.isna() & (listed == 0), UNLISTED_TIER_UNKNOWN)
+
+
 def add_targets(panel: pd.DataFrame, target: str, horizon: int, *, first_report_year: int | None = None,
                 min_evidence: float | None = None) -> pd.DataFrame:
     """A copy with the target at t + h, the target year and the current placement columns."""
     _, threshold = TARGETS[target]
     base = panel.copy()
     base["current_listed"] = listed_status(base)
-    base["current_tier"] = base["label_tier"].astype("float64")
+    base["current_tier"] = placement_tier(base["label_tier"], base["current_listed"])
     if target == "t3":
         outcome = np.where(base["label_tier"].isna(), np.nan, (base["label_tier"] >= threshold).astype(float))
     else:
@@ -55,8 +65,8 @@ def add_targets(panel: pd.DataFrame, target: str, horizon: int, *, first_report_
     if "label_evidence" in base.columns:
         cols["target_evidence"] = base["label_evidence"]
     future = pd.DataFrame(cols)
-    previous = base[["iso3", "year", "label_tier"]].assign(year=base["year"] + 1).rename(
-        columns={"label_tier": "previous_tier"})
+    previous = base[["iso3", "year", "current_tier"]].assign(year=base["year"] + 1).rename(
+        columns={"current_tier": "previous_tier"})
     out = base.merge(future, on=["iso3", "year"], how="left").merge(previous, on=["iso3", "year"], how="left")
     out["target_year"] = out["year"] + horizon
     y = out.pop("_outcome").astype("float64")

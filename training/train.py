@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +190,7 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
         if _registered_here(paths, params.scoring.model_name, manifest):
             return TrainResult(directory, manifest, trained=False)
 
+    started_ms = int(time.time() * 1000)   # the MLflow run spans the whole training, not just its logging
     panel, catalog, feature_manifest = load_panel(features.directory)
     frame, target = labelled_rows(panel, tp)
     chosen = select_features(catalog, tp)
@@ -261,7 +263,7 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
         params=params, paths=paths, features=features, directory=directory, model_dir=model_dir,
         X_final=labelled[model.feature_names_in_], pooled=pooled, pooled_holdout=pooled_holdout,
         per_origin=per_origin, calibration=report, plot_files=plot_files, panel_sha=panel_sha,
-        params_sha=params_sha, card=card, tags=tags))
+        params_sha=params_sha, card=card, tags=tags, started_ms=started_ms, spans=bt.spans))
     ece = {m: expected_calibration_error(g["y"], g["p"]) for m, g in dev.groupby("model", sort=False)}
     metrics_doc = {"target": target, "features": chosen, "features_served": model.feature_names_in_,
                    "features_by_origin": {str(k): v for k, v in bt.features_by_origin.items()},

@@ -1,15 +1,22 @@
 """What a training run logs to MLflow, as one typed record, and the one function that logs it.
 
-The parent run carries the params, the panel as its dataset input, the backtest forecasts and
-evaluation tables as artifacts, the pooled metrics and the plots; each model and each origin
-of the backtest is a child run; the final RiskModel is logged as a pyfunc, registered, and its
-version tagged with the model card (training/registry.py).
+The parent run (`backtest 2026-12-02 10:31 · K=5`) spans the whole training, backtest to
+registration, and carries the params, the panel as its dataset input, the backtest forecasts
+and evaluation tables as artifacts, the pooled metrics and the plots. Its children, named by
+what they are and tagged `nexus.model` / `nexus.origin`: one per model and origin
+(`origin 2019 · persistence`, metrics `origin_*`, timed by the backtest itself) and one per
+model over all origins (`persistence · origins 2015–2023`, its pooled `backtest_*` metrics and
+`origin_*` with the origin year as step, for the UI's charts). The final RiskModel is logged as
+a pyfunc, registered, and its version tagged and described with the model card
+(training/registry.py).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -47,21 +54,36 @@ class TrainingRunLog:
     params_sha: str
     card: registry.ModelCard        # run_id filled in here, once the run exists
     tags: dict[str, str]            # e.g. nexus.experiment: on the run and on the model version
+    started_ms: int | None = None   # when training began (epoch ms): the parent run's start
+    spans: dict = field(default_factory=dict)  # (origin, model) → (start, end) epoch ms, from the backtest
+
+
+def run_name(log: TrainingRunLog) -> str:
+    """What the parent run is, as the MLflow runs table lists it."""
+    when = datetime.fromtimestamp((log.started_ms or _now_ms()) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    experiment = log.tags.get("nexus.experiment")
+    k = log.params.training.ensemble.n_members
+    return f"{experiment + ' · ' if experiment else ''}backtest {when} · K={k}"
 
 
 def log_training_run(log: TrainingRunLog) -> tuple[str, str]:
     """Log the run, register the model and tag its version with the card; (model version, run id)."""
-    tracking.use_experiment(log.paths, log.params.training.experiment_name)
+    experiment_id = tracking.use_experiment(log.paths, log.params.training.experiment_name)
     import mlflow
 
-    name = log.tags.get("nexus.experiment", "train")
-    with mlflow.start_run(run_name=name, tags=tracking.owner_tags()) as parent:
+    c = tracking.client(log.paths)
+    # created with the training's start (start_run takes no start time), then made the active run
+    created = c.create_run(experiment_id, start_time=log.started_ms or _now_ms(), run_name=run_name(log),
+                           tags=tracking.owner_tags())
+    with mlflow.start_run(run_id=created.info.run_id) as parent:
         _log_inputs(mlflow, log)
         _log_backtest(mlflow, log)
-        _log_children(mlflow, log)
+        _log_children(c, experiment_id, parent.info.run_id, log)
         version = _log_model(mlflow, log)
         card = log.card.model_copy(update={"run_id": parent.info.run_id})
-        registry.register(log.paths, log.params.scoring.model_name, version, card, log.tags)
+        n_features = log.X_final.shape[1]
+        mlflow.set_tag("mlflow.note.content", registry.describe_version(card, n_features))  # UI description
+        registry.register(log.paths, log.params.scoring.model_name, version, card, log.tags, n_features)
         return version, parent.info.run_id
 
 
@@ -76,7 +98,12 @@ def _log_inputs(mlflow, log: TrainingRunLog) -> None:
     panel_path = features.directory / "panel.parquet"
     dataset = mlflow.data.from_pandas(log.X_final.head(0), source=str(panel_path), name="panel",
                                       digest=log.panel_sha.split(":")[-1][:16])
-    mlflow.log_input(dataset, context="training")
+    try:
+        mlflow.log_input(dataset, context="training")
+    except mlflow.exceptions.MlflowException as exc:   # two trains at once on a server store (PostgreSQL)
+        if "duplicate" not in str(exc).lower():         # race to insert the same dataset: the loser's
+            raise                                       # retry finds it and only links it to the run
+        mlflow.log_input(dataset, context="training")
     mlflow.log_artifact(str(features.directory / "manifest.json"), artifact_path="panel")
 
 
@@ -99,23 +126,49 @@ def _log_backtest(mlflow, log: TrainingRunLog) -> None:
         mlflow.log_artifact(str(f), artifact_path="plots")
 
 
-def _log_children(mlflow, log: TrainingRunLog) -> None:
-    """One child run per model (its per-origin metrics as steps), and one per origin of the product model."""
-    per_origin = log.per_origin
-    for model_name, g in per_origin.groupby("model", sort=False):
-        with mlflow.start_run(run_name=f"model={model_name}", nested=True, tags=tracking.owner_tags()):
-            mlflow.set_tags({"nexus.model": model_name, "nexus.stage": "backtest"})
-            mlflow.log_metrics({f"backtest_{k}": v["value"] for k, v in log.pooled[model_name].items()
-                                if v["value"] is not None})
-            for row in g.itertuples():
-                mlflow.log_metrics({f"origin_{m}": getattr(row, m) for m in ORIGIN_METRICS}, step=row.origin)
+def _log_children(c, experiment_id: str, parent_id: str, log: TrainingRunLog) -> None:
+    """Per model and origin one run (timed by the backtest), and per model one run over its origins."""
+    from mlflow.entities import Metric, Param
+
     holdout_first = log.params.training.backtest.holdout_first_origin
-    for row in per_origin[per_origin["model"] == MODEL].itertuples():
-        with mlflow.start_run(run_name=f"origin={row.origin}", nested=True, tags=tracking.owner_tags()):
-            mlflow.set_tags({"nexus.origin": str(row.origin), "nexus.stage": "backtest",
-                             "nexus.holdout": str(row.origin >= holdout_first).lower()})
-            mlflow.log_metrics({f"backtest_{m}": getattr(row, m) for m in ORIGIN_METRICS
-                                if getattr(row, m) == getattr(row, m)} | {"n_test": row.n})
+    now = _now_ms()
+    for model_name, g in log.per_origin.groupby("model", sort=False):
+        spans = {int(o): log.spans.get((int(o), model_name), (now, now)) for o in g["origin"]}
+        series = [Metric(f"{prefix}_{name}", m["value"], now, 0)
+                  for prefix, table in (("backtest", log.pooled), ("holdout", log.pooled_holdout))
+                  for name, m in table.get(model_name, {}).items() if m["value"] is not None]
+        for row in g.itertuples():
+            span = spans[row.origin]
+            metrics = [Metric(k, v, span[1], row.origin) for k, v in _origin_metrics(row).items()]
+            series += metrics
+            _child(c, experiment_id, parent_id, f"origin {row.origin} · {model_name}", span,
+                   {"nexus.model": model_name, "nexus.origin": str(row.origin),
+                    "nexus.holdout": str(row.origin >= holdout_first).lower()},
+                   metrics, [Param("model", model_name), Param("origin", str(row.origin))])
+        _child(c, experiment_id, parent_id, f"{model_name} · origins {min(spans)}–{max(spans)}",
+               (min(s[0] for s in spans.values()), max(s[1] for s in spans.values())),
+               {"nexus.model": model_name}, series, [Param("model", model_name)])
+
+
+def _origin_metrics(row) -> dict[str, float]:
+    """An origin's own scores (`origin_*`, never the pooled `backtest_*` names); NaN ones left out."""
+    values = {f"origin_{m}": float(getattr(row, m)) for m in ORIGIN_METRICS}
+    return {k: v for k, v in values.items() if v == v} | {"origin_n_test": float(row.n),
+                                                            "origin_positives": float(row.positives)}
+
+
+def _child(c, experiment_id: str, parent_id: str, name: str, span: tuple[int, int], tags: dict,
+           metrics: list, params: list) -> None:
+    """A finished child run with its real start and end, in three store calls."""
+    run = c.create_run(experiment_id, start_time=span[0], run_name=name,
+                       tags={"mlflow.parentRunId": parent_id, "nexus.stage": "backtest", **tags,
+                             **tracking.owner_tags()})
+    c.log_batch(run.info.run_id, metrics=metrics, params=params)
+    c.set_terminated(run.info.run_id, "FINISHED", end_time=span[1])
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _log_model(mlflow, log: TrainingRunLog) -> str:

@@ -22,10 +22,18 @@ from pathlib import Path
 from nexus.config import Params, PathsParams
 from nexus.errors import NexusError
 from nexus.manifest import atomic_write_text
+from nexus.processes import die_with_parent
 from training.tune_log import close_parent, parent_run
 from training.tune_objective import Objective, objective_fingerprint
 from training.tune_space import check_search_space
-from training.tune_study import fail_dead_trials, finished_trials, load_study, masked, open_study
+from training.tune_study import (
+    fail_dead_trials,
+    finished_trials,
+    load_study,
+    masked,
+    open_study,
+    pruner_settings,
+)
 
 BEST_FILE = "best_params.yaml"
 
@@ -56,7 +64,7 @@ def run_worker(params_json: dict, paths_json: dict, features_dir: str, url: str,
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params, paths = Params.model_validate(params_json), PathsParams.model_validate(paths_json)
-    study = load_study(url, study_name, params.tuning.pruner.model_dump())
+    study = load_study(url, study_name, pruner_settings(params))
     objective = Objective(params, paths, Path(features_dir), parent, n_jobs)
 
     def report(study, trial):
@@ -89,19 +97,6 @@ def _spawned_worker(parent_pid: int, *args) -> None:
         sys.exit(143)
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to SIGTERM this process when its parent exits (Linux; elsewhere a no-op)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # no libc prctl: workers then end with their trial budget instead
-
-
 def tune(params: Params, paths: PathsParams, features, *, n_trials: int | None = None,
          storage: str | None = None, study_name: str | None = None, workers: int = 1,
          progress: Callable[[str], None] = _stderr) -> TuneResult:
@@ -113,7 +108,7 @@ def tune(params: Params, paths: PathsParams, features, *, n_trials: int | None =
     name = study_name or params.tuning.study_name
     total = n_trials or params.tuning.n_trials
     fingerprint = objective_fingerprint(params, features.manifest.key)
-    study = open_study(url, name, fingerprint, params.tuning.pruner.model_dump())  # before any worker starts
+    study = open_study(url, name, fingerprint, pruner_settings(params))  # before any worker starts
     dead = fail_dead_trials(study)
     if dead:
         progress(f"trial(s) {', '.join(map(str, dead))} of a killed worker failed and queued again")
@@ -139,7 +134,7 @@ def tune(params: Params, paths: PathsParams, features, *, n_trials: int | None =
         if failed:
             raise NexusError(f"tuning worker(s) failed ({', '.join(failed)}); finished trials are kept "
                              "in the study: rerun the same command to complete it")
-    study = load_study(url, name, params.tuning.pruner.model_dump())
+    study = load_study(url, name, pruner_settings(params))
     return _finish(study, params, paths, url, parent)
 
 

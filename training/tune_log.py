@@ -5,10 +5,11 @@ with no active run, and each trial names its parent explicitly. Bookkeeping neve
 trial: every call is retried (a SQLite tracking store shared by several workers can be locked
 for a moment) and then given up, since the trial's value lives in the study either way.
 
-optuna_integration's MLflowCallback (5.0.0) does not do this job: it is deprecated (slated for
-removal in 6.0), logs once a trial has ended (no per-origin steps while it runs), ends every
-run FINISHED (a pruned or failed trial is not KILLED or FAILED), logs bare parameter names,
-and does not retry, so a locked store would raise out of `study.optimize` and stop the worker.
+optuna_integration's MLflowCallback (5.0.0; not installed here) does not do this job: it is
+deprecated (slated for removal in 6.0), logs once a trial has ended (no per-origin steps while
+it runs), ends every run FINISHED (a pruned or failed trial is not KILLED or FAILED), logs bare
+parameter names, and does not retry, so a locked store would raise out of `study.optimize`
+and stop the worker.
 """
 
 from __future__ import annotations

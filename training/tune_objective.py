@@ -4,7 +4,9 @@ A trial runs the same `backtest` the leaderboard reads (warm-up, calibration and
 `development_only=True`: the holdout origins are not even fitted, so no trial can read them.
 Its value is the mean over development origins of `tuning.metric` on the calibrated
 forecasts, never a training-set score. After each origin the running mean of the raw
-forecasts' metric is reported, so the median pruner can stop a hopeless trial between origins.
+forecasts' metric is reported with the origin year as its step, so the median pruner can stop
+a hopeless trial between origins, comparing trials origin by origin, and optuna-dashboard's
+x axis reads years. Each trial carries its MLflow run id (user attr `mlflow_run_id`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from nexus.config import Params, PathsParams, TrainingParams, XGBParams
 from training.metrics import HIGHER_IS_BETTER
 from training.tune_log import TrialRun
 from training.tune_space import suggest
+
+RUN_ATTR = "mlflow_run_id"
 
 
 def objective_fingerprint(params: Params, features_key: str) -> dict:
@@ -64,12 +68,14 @@ class Objective:
         trial.set_user_attr("pid", os.getpid())          # who runs it: a killed worker's trial is failed
         trial.set_user_attr("host", socket.gethostname())  # at once by the next run (tune_study.py)
         run = TrialRun.start(self.paths, self.parent, trial.number, suggested)
+        if run.run_id is not None:
+            trial.set_user_attr(RUN_ATTR, run.run_id)   # optuna-dashboard → the trial's MLflow run
         scores: list[float] = []
 
         def on_origin(origin: int, rows) -> None:
             scores.append(score_metrics(rows["y"], rows["p"], rows["origin"], k)[metric])
             running = float(np.mean(scores))
-            trial.report(running, step=len(scores) - 1)
+            trial.report(running, step=origin)
             run.log({f"origin_{metric}": scores[-1], f"running_mean_{metric}": running}, step=origin)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after origin {origin} (running mean {running:.4f})")

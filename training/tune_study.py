@@ -1,7 +1,9 @@
 """The Optuna study: any SQLAlchemy storage, created once, resumed, and refused for another objective.
 
 The study remembers what it optimises (`nexus.objective`, see training/tune_objective.py): a
-study made for another objective is refused, never extended. A killed worker's trial is failed
+study made for another objective is refused, never extended; its objective is named for
+optuna-dashboard (`metric_name`), and its pruner counts steps in origin years, the step every
+trial reports at (training/tune_objective.py). A killed worker's trial is failed
 and retried once: at once by the next run when the worker was on this host and is gone
 (`fail_dead_trials`), or by the storage's heartbeat after its grace period otherwise (another
 machine's worker), so a rerun after a crash completes the rest and leaves nothing RUNNING.
@@ -12,19 +14,10 @@ from __future__ import annotations
 import json
 
 from nexus.errors import NexusError
+from nexus.tracking import masked
 
 OBJECTIVE_ATTR = "nexus.objective"
 HEARTBEAT_S, GRACE_S = 30, 120      # a trial whose heartbeat is 2 minutes old is stale
-
-
-def masked(url: str) -> str:
-    """A storage URL fit to print: the password hidden."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not parseable: show nothing secret
-        return url.split("@")[-1]
 
 
 def open_storage(url: str):
@@ -45,6 +38,32 @@ def open_storage(url: str):
             from None
 
 
+def metric_name(fingerprint: dict) -> str | None:
+    """The objective as optuna-dashboard and `trials_dataframe` name it (not "Objective 0")."""
+    if "metric" not in fingerprint:
+        return None
+    first, last = fingerprint.get("origins", ["?", "?"])
+    return f"mean {fingerprint['metric']} over development origins {first}–{last}"
+
+
+def pruner_settings(params) -> dict:
+    """MedianPruner settings with `n_warmup_steps` moved onto the origin-year steps trials report at."""
+    pruner = params.tuning.pruner.model_dump()
+    return pruner | {"n_warmup_steps": params.training.backtest.first_origin + pruner["n_warmup_steps"]}
+
+
+def _name_objective(study, fingerprint: dict) -> None:
+    import warnings
+
+    import optuna
+
+    name = metric_name(fingerprint)
+    if name and study.metric_names != [name]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([name])
+
+
 def open_study(url: str, name: str, fingerprint: dict, pruner: dict, *, create: bool = True):
     """Create the study (once, before any worker starts) or load it after checking its objective."""
     import optuna
@@ -58,6 +77,7 @@ def open_study(url: str, name: str, fingerprint: dict, pruner: dict, *, create: 
             study = optuna.create_study(study_name=name, storage=storage, direction=fingerprint["direction"],
                                         pruner=pruner_obj)
             study.set_user_attr(OBJECTIVE_ATTR, fingerprint)
+            _name_objective(study, fingerprint)
             return study
         except optuna.exceptions.DuplicatedStudyError:
             pass  # another machine created it a moment ago: check it like any existing study
@@ -67,6 +87,7 @@ def open_study(url: str, name: str, fingerprint: dict, pruner: dict, *, create: 
         diff = _differences(theirs or {}, fingerprint)
         raise NexusError(f"study {name!r} in {masked(url)} belongs to another objective ({diff}); its "
                          f"{len(study.trials)} trials are untouched: choose another --study name")
+    _name_objective(study, fingerprint)   # a study made before nexus named its objective
     return study
 
 

@@ -46,8 +46,9 @@ def labels_section(inputs: ResultsInputs) -> list[str]:
         "government ranked in the neighbouring complete report years, not listed and not a special case "
         "counts as unlisted; its ordinal tier stays missing. They enter the binary target of the rows h "
         "years earlier and the current status (`current_listed`) of their own year, which persistence and "
-        "the product model read; their `current_tier` is missing, so persistence uses the listed-status "
-        "rate there. Backtest rows of the product model that use them:"
+        "the product model read; their `current_tier` is the declared value \"Tier 1 or 2, unknown which\" "
+        "(`training.targets.UNLISTED_TIER_UNKNOWN`), a group of its own for persistence. Backtest rows of "
+        "the product model that use them:"
         if inferred_years
         else "No report year needed inferred negatives."
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,11 +23,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.build_context import PartitionReport
+from features.build_context import OCDS_TEMP_PREFIX, PartitionReport
 from features.ocds import columnar_sql as sql
 from features.ocds.flags import FLAGS, is_json_lines, publisher, publisher_of
 from features.ocds.indicators import INDICATORS, _lower_fence, _upper_fence
 from features.ocds.reader import read_compiled_releases
+from nexus.processes import owned_temp_dir
 
 CHUNK_BYTES = 32 << 20
 MEMORY_LIMIT = "512MB"
@@ -169,7 +169,7 @@ def process_partials_columnar(files: Sequence[Path], chunk_bytes: int = CHUNK_BY
     """(country-year sums, pair counts, one report per file), equal to `process_partials`'s."""
     names = sorted({publisher_of(p) for p in files})
     settings = {i: publisher(n).settings for i, n in enumerate(names)}
-    with tempfile.TemporaryDirectory(prefix="nexus-ocds-", dir=spill_root) as folder:
+    with owned_temp_dir(OCDS_TEMP_PREFIX, spill_root) as folder:
         run = ColumnarRun(folder, threads, memory_limit)
         try:
             line_counts = {}
@@ -241,5 +241,5 @@ def _reduce(run: ColumnarRun, files: list[str], settings: dict, line_counts: dic
         if row.undated:
             reports[row.file].add("no tender, contract or release date", int(row.undated), int(row.first_undated),
                                   note=True)
-    sums = sums.astype({"year": "Int64", "_row": int}).rename(columns=str)
+    sums = sums.astype({"year": "Int64", "_row": int, "_last_row": int}).rename(columns=str)
     return sums, pairs.astype({"year": "Int64", "n": int}), list(reports.values())

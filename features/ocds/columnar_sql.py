@@ -217,7 +217,8 @@ WITH x AS (
 y AS (
   SELECT *, bidders IS NOT NULL AND competitive AS single_ok, coalesce(competitive AND bidders = 1, false) AS single,
     short IS NOT NULL AS short_ok, coalesce(short, false) AS short_k FROM x)
-SELECT country, year, arg_min(file, (line, ord)) AS _file, min(line) AS _row, count(*)::DOUBLE AS processes,
+SELECT country, year, arg_min(file, (line, ord)) AS _file, min(line) AS _row, max(line) AS _last_row,
+  count(*)::DOUBLE AS processes,
   sum(single_ok::INT)::DOUBLE AS single_n, sum(single::INT)::DOUBLE AS single_k,
   sum(short_ok::INT)::DOUBLE AS short_n, sum(short_k::INT)::DOUBLE AS short_k,
   fsum(v * single_ok::INT) AS single_vn, fsum(v * single::INT) AS single_vk,

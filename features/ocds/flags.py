@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.build_context import PartitionReport
+from features.build_context import OCDS_TEMP_PREFIX, PartitionReport
 from features.ocds.indicators import RedFlagSettings
 from features.ocds.reader import process_flags, read_compiled_releases
+from nexus.processes import owned_temp_dir
 
 CHUNK_BYTES = 64 << 20
 FLAGS = ("R024", "R028", "R030", "R035", "R036", "R038", "R048", "R058")  # per-process shares
@@ -258,7 +258,7 @@ def reduce_processes(f: pd.DataFrame) -> dict:
     per = per[dated]
     g = per.groupby(["country", "year"], sort=False)
     first = per.loc[g["_row"].idxmin(), ["country", "year", "_file", "_row"]].set_index(["country", "year"])
-    sums = g[list(SUMS)].sum().join(first).reset_index()
+    sums = g[list(SUMS)].sum().join(first).join(g["_row"].max().rename("_last_row")).reset_index()
     pairs = (f.loc[f["buyer_id"].notna() & f["year"].notna(), ["country", "year", "buyer_id", "winner_ids"]]
              .explode("winner_ids").dropna(subset=["winner_ids"]))
     pairs = (pairs.groupby(["country", "year", "buyer_id", "winner_ids"], sort=False).size()
@@ -274,7 +274,7 @@ def process_partials(files: Sequence[Path], map_fn: Callable, chunk_bytes: int =
 
     `map_fn(fn, items) -> list` runs the tasks (here, on local processes, or on Dask).
     """
-    with tempfile.TemporaryDirectory(prefix="nexus-ocds-", dir=spill_root) as spill:
+    with owned_temp_dir(OCDS_TEMP_PREFIX, spill_root) as spill:
         chunks = [c for p in files for c in plan_chunks(Path(p), chunk_bytes)]
         routed = map_fn(_route_task, [(c, spill, publisher(publisher_of(c.path)).country) for c in chunks])
         line_counts: dict[str, int] = {}

@@ -1,14 +1,14 @@
-"""Feature sources; this import list is the table of contents of the registry."""
+"""Feature sources; this import list and the *.yaml declarations beside it (_yaml_sources.py)
+are the table of contents of the registry."""
 
 from features.sources import (  # noqa: F401
     border_crossings,
     corruption_perceptions,
     court_cases,
-    democracy_indices,
     gdp_per_capita,
+    global_slavery_index,
     governance_indicators,
     income_group,
-    judicial_metrics,
     migrant_stock,
     net_migration,
     organized_crime,
@@ -21,4 +21,9 @@ from features.sources import (  # noqa: F401
     tier_placements,
     tourism_arrivals,
     trafficking_detections,
+    unhcr_refugees,
+    vdem_forced_labour,
+    vdem_governance,
+    vdem_judicial,
+    vdem_media,
 )

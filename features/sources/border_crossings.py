@@ -22,6 +22,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.aggregates import (
+    DENOM_FILE,
+    DENOM_ROW,
+    LAST_ROW,
+    N_FILES,
+    N_ROWS,
+    ROW_LIST,
+    ROW_VALUES,
+    SCANNED,
+    SCANNED_AS,
+    Aggregate,
+    declare,
+    row_list_columns,
+)
 from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.readers import FILE, ROW, iso3_from_names, read_table, to_number
@@ -92,11 +106,12 @@ def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFram
         routes.append(r)
     if parquet:
         parts = scan(CROSSINGS, parquet, QUERIES, context)
-        sums.append(parts["sums"].select(["iso3", "year", *PARTS, "_first_row", "_file"]).to_pandas()
-                    .rename(columns={"_first_row": ROW}))
+        sums.append(parts["sums"].select(["iso3", "year", *PARTS, *SCANNED]).to_pandas()
+                    .rename(columns=SCANNED_AS).assign(**{N_FILES: 1}))
         routes.append(parts["routes"].select(["iso3", "year", "route", "count"]).to_pandas())
+    denominators = population.rename(columns={ROW: DENOM_ROW, FILE: DENOM_FILE})
     return aggregate(pd.concat(sums, ignore_index=True), pd.concat(routes, ignore_index=True),
-                     population[["iso3", "year", "population"]])
+                     denominators[["iso3", "year", "population", DENOM_ROW, DENOM_FILE]])
 
 
 def read_events(path: Path) -> pd.DataFrame:
@@ -126,17 +141,27 @@ def read_events(path: Path) -> pd.DataFrame:
 
 
 def partial_sums(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Event records → sums per (iso3, year) and per (iso3, year, route)."""
+    """Event records → sums per (iso3, year), with the rows each is made of, and per (iso3, year, route)."""
     g = events.groupby(["iso3", "year"], sort=False)
-    sums = g[list(PARTS)].sum().join(g[[ROW]].min()).join(g[[FILE]].first()).reset_index()
+    rows = row_list_columns(events, ["iso3", "year"], ROW, "count", FILE)
+    sums = g[list(PARTS)].sum().join(g[[ROW]].min()).join(g[[FILE]].first()).join(rows).reset_index()
     routes = events.groupby(["iso3", "year", "route"], sort=False)["count"].sum().reset_index()
     return sums, routes
 
 
 def aggregate(sums: pd.DataFrame, routes: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
-    """Country-year signals from partial sums (any number of rows per key); pure function."""
+    """Country-year signals from partial sums (any number of rows per key); pure function.
+
+    Beside the signals: the rows each was made of (count, first and last row, files; every
+    row's number when one part holds the key) and the population row divided by.
+    """
     g = sums.groupby(["iso3", "year"], sort=True)
-    out = g[list(PARTS)].sum().join(g[[ROW]].min()).join(g[[FILE]].first()).reset_index()
+    out = g[list(PARTS)].sum().join(g[[ROW]].min()).join(g[[FILE]].first())
+    if N_ROWS in sums:
+        out = out.join(g[[N_ROWS, N_FILES]].sum()).join(g[[LAST_ROW]].max())
+    if ROW_LIST in sums and not sums.duplicated(["iso3", "year"]).any():  # one part per key: its rows are all
+        out = out.join(sums.set_index(["iso3", "year"])[[ROW_LIST, ROW_VALUES]])
+    out = out.reset_index()
     out["year"], out["iso3"] = out["year"].astype(int), out["iso3"].astype("string")
     out = out.merge(population, on=["iso3", "year"], how="left")
     out["crossings_per_100k"] = out["count"] / out["population"] * 1e5
@@ -149,9 +174,11 @@ def aggregate(sums: pd.DataFrame, routes: pd.DataFrame, population: pd.DataFrame
     out["crossings_growth"] = np.log((out["count"] + 1) / (out["prev"] + 1))
     out = out.merge(route_signals(routes), on=["iso3", "year"], how="left")
     out["iso3"] = out["iso3"].astype("string")
+    recorded = [c for c in (*PARTS, "population", "prev", DENOM_ROW, DENOM_FILE, N_ROWS, LAST_ROW, N_FILES,
+                            ROW_LIST, ROW_VALUES) if c in out]
     return out[["iso3", "year", "crossings_per_100k", "crossings_growth", "crossings_share_female",
                 "crossings_share_minors", "crossings_share_girls", "crossings_share_young_adults",
-                "crossings_main_route_share", "crossings_route_shift", ROW, FILE]]
+                "crossings_main_route_share", "crossings_route_shift", ROW, FILE, *recorded]]
 
 
 def route_signals(routes: pd.DataFrame) -> pd.DataFrame:
@@ -169,3 +196,15 @@ def route_signals(routes: pd.DataFrame) -> pd.DataFrame:
     out = out.reset_index()
     out["year"] = out["year"].astype(int)
     return out
+
+
+declare("border_crossings", {
+    "crossings_per_100k": Aggregate("sum", "count", "count", "population", 1e5, per_capita=True),
+    "crossings_growth": Aggregate("log growth on the year before of the sum", "count", "count", "prev"),
+    "crossings_share_female": Aggregate("share", "count", "female", "count"),
+    "crossings_share_minors": Aggregate("share", "count", "minor", "count"),
+    "crossings_share_girls": Aggregate("share", "count", "girl", "count"),
+    "crossings_share_young_adults": Aggregate("share", "count", "young", "count"),
+    "crossings_main_route_share": Aggregate("busiest route's share", "count"),
+    "crossings_route_shift": Aggregate("route shift on the year before", "count"),
+})

@@ -18,6 +18,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.aggregates import (
+    DENOM_FILE,
+    DENOM_ROW,
+    LAST_ROW,
+    N_FILES,
+    N_ROWS,
+    SCANNED,
+    SCANNED_AS,
+    Aggregate,
+    declare,
+)
 from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.readers import FILE, ROW
@@ -67,10 +78,11 @@ FROM {src} WHERE {ok} AND decided_date IS NOT NULL AND outcome <> 'pending' GROU
 def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     parts = scan(COURTS, files["cases"], QUERIES, context)
     population = pd.concat([read_population(p) for p in files["population"]], ignore_index=True)
-    filed = parts["filed"].select(["iso3", "year", "prosecutions", "_first_row", "_file"]).to_pandas()
+    filed = parts["filed"].select(["iso3", "year", "prosecutions", *SCANNED]).to_pandas()
     decided = parts["decided"].select(["iso3", "year", "days", "decided", "convictions"]).to_pandas()
-    return aggregate(filed.rename(columns={"_first_row": ROW}), decided,
-                     population[["iso3", "year", "population"]])
+    denominators = population.rename(columns={ROW: DENOM_ROW, FILE: DENOM_FILE})
+    return aggregate(filed.rename(columns=SCANNED_AS), decided,
+                     denominators[["iso3", "year", "population", DENOM_ROW, DENOM_FILE]])
 
 
 def median_from_counts(days: np.ndarray, counts: np.ndarray) -> float:
@@ -88,6 +100,8 @@ def aggregate(filed: pd.DataFrame, decided: pd.DataFrame, population: pd.DataFra
     keys = ["iso3", "year"]
     g = filed.groupby(keys)
     out = g[["prosecutions"]].sum().join(g[[ROW]].min()).join(g[[FILE]].first())
+    if N_ROWS in filed:  # the filed cases' rows: how many, first and last, files
+        out = out.join(g[[N_ROWS]].sum()).join(g[[LAST_ROW]].max()).join(g.size().rename(N_FILES))
     hist = decided.groupby([*keys, "days"], sort=True)[["decided", "convictions"]].sum().reset_index()
     by_cy = hist.groupby(keys)
     dec = by_cy[["decided", "convictions"]].sum()
@@ -104,5 +118,20 @@ def aggregate(filed: pd.DataFrame, decided: pd.DataFrame, population: pd.DataFra
     out["court_convictions_per_100k"] = out["convictions"].fillna(0) / out["population"] * 1e5
     out["court_conviction_rate"] = (out["convictions"] / out["decided"]).where(enough)
     out["court_median_duration_days"] = out["median_days"].where(enough)
+    recorded = [c for c in ("prosecutions", "convictions", "decided", "population", DENOM_ROW, DENOM_FILE,
+                            N_ROWS, LAST_ROW, N_FILES) if c in out]
     return out[[*keys, "court_prosecutions_per_100k", "court_convictions_per_100k", "court_conviction_rate",
-                "court_median_duration_days", ROW, FILE]]
+                "court_median_duration_days", ROW, FILE, *recorded]]
+
+
+DECIDED = "cases decided that year"  # from every filing year's partition: no one row range to cite
+declare("court_cases", {
+    "court_prosecutions_per_100k": Aggregate("count", "cases filed", "prosecutions", "population", 1e5,
+                                             per_capita=True),
+    "court_convictions_per_100k": Aggregate("count", f"convictions among {DECIDED}", "convictions",
+                                            "population", 1e5, per_capita=True, cited_rows=False),
+    "court_conviction_rate": Aggregate("rate", f"convictions among {DECIDED}", "convictions", "decided",
+                                       cited_rows=False),
+    "court_median_duration_days": Aggregate("median", f"days from filing to decision of {DECIDED}", None,
+                                            "decided", cited_rows=False),
+})

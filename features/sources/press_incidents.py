@@ -15,6 +15,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.aggregates import (
+    DENOM_FILE,
+    DENOM_ROW,
+    LAST_ROW,
+    N_FILES,
+    N_ROWS,
+    SCANNED,
+    SCANNED_AS,
+    Aggregate,
+    declare,
+)
 from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.readers import FILE, ROW
@@ -57,17 +68,34 @@ FROM {{src}} GROUP BY ALL""",
 def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     parts = scan(PRESS, files["incidents"], QUERIES, context)
     population = pd.concat([read_population(p) for p in files["population"]], ignore_index=True)
-    sums = parts["sums"].select(["iso3", "year", "incidents", "severe", "_first_row", "_file"]).to_pandas()
-    return aggregate(sums.rename(columns={"_first_row": ROW}), population[["iso3", "year", "population"]])
+    sums = parts["sums"].select(["iso3", "year", "incidents", "severe", *SCANNED]).to_pandas()
+    sums = sums.rename(columns=SCANNED_AS)
+    denominators = population.rename(columns={ROW: DENOM_ROW, FILE: DENOM_FILE})
+    return aggregate(sums, denominators[["iso3", "year", "population", DENOM_ROW, DENOM_FILE]])
 
 
 def aggregate(sums: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
-    """Country-year signals from partial counts (any number of rows per key); pure function."""
+    """Country-year signals from partial counts (any number of rows per key); pure function.
+
+    Beside them: the rows counted (how many, first and last, files) and the population row."""
     g = sums.groupby(["iso3", "year"])
-    out = g[["incidents", "severe"]].sum().join(g[[ROW]].min()).join(g[[FILE]].first()).reset_index()
+    out = g[["incidents", "severe"]].sum().join(g[[ROW]].min()).join(g[[FILE]].first())
+    if N_ROWS in sums:
+        out = out.join(g[[N_ROWS]].sum()).join(g[[LAST_ROW]].max()).join(g.size().rename(N_FILES))
+    out = out.reset_index()
     out["year"], out["iso3"] = out["year"].astype(int), out["iso3"].astype("string")
     out = out.merge(population, on=["iso3", "year"], how="left")
     out["press_incidents_per_million"] = out["incidents"] / out["population"] * 1e6
     out["press_incidents_severe_share"] = np.where(out["incidents"] >= MIN_INCIDENTS,
                                                    out["severe"] / out["incidents"].clip(lower=1), np.nan)
-    return out[["iso3", "year", "press_incidents_per_million", "press_incidents_severe_share", ROW, FILE]]
+    recorded = [c for c in ("incidents", "severe", "population", DENOM_ROW, DENOM_FILE, N_ROWS, LAST_ROW,
+                            N_FILES) if c in out]
+    return out[["iso3", "year", "press_incidents_per_million", "press_incidents_severe_share", ROW, FILE,
+                *recorded]]
+
+
+declare("press_incidents", {
+    "press_incidents_per_million": Aggregate("count", "incidents", "incidents", "population", 1e6,
+                                             per_capita=True),
+    "press_incidents_severe_share": Aggregate("share", "incidents", "severe", "incidents"),
+})

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.aggregates import SCANNED, SCANNED_AS, declare
 from features.build_context import BuildContext
 from features.event_tables import EventTable, scan
 from features.registry import register_source
-from features.sources.procurement_signals import country_year_signals, signal_columns
+from features.sources.procurement_signals import country_year_signals, signal_aggregates, signal_columns
 
 BIDS = EventTable(
     name="procurement_bids",
@@ -89,9 +90,12 @@ def aggregate_bids(paths: list[Path], context: BuildContext) -> pd.DataFrame:
     """Country-year signals from bid-table partitions (here or on the executor)."""
     parts = scan(BIDS, paths, QUERIES, context)
     sums = parts["sums"].drop([c for c in parts["sums"].column_names if c.startswith("_") and c not in
-                               ("_file", "_first_row")]).to_pandas()
-    sums = sums.rename(columns={"_first_row": "_row"})
+                               SCANNED]).to_pandas()
+    sums = sums.rename(columns=SCANNED_AS)
     # a country-year seen in one partition only has its pairs counted in full there already
     summed = not sums.duplicated(["iso3", "year"]).any()
     return country_year_signals(sums, parts["pairs"].drop(["country"]), "procurement_bids",
                                 pairs_summed=summed)
+
+
+declare("procurement_bids", signal_aggregates("procurement_bids", of="bid-table rows"))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.aggregates import LAST_ROW, N_FILES, N_ROWS, Aggregate, declare
 from features.build_context import BuildContext, PartitionReport
 from features.event_tables import UNKNOWN_COUNTRY
 from features.readers import FILE, ROW
@@ -36,11 +37,12 @@ _FLAG_TITLES = {"R024": "price close to winning bid", "R028": "identical bid pri
                 "R038": "buyer with excessive disqualified bids", "R048": "heterogeneous supplier won",
                 "R058": "heavily discounted bid"}
 _SHARE = "share of non-cancelled processes"
+# The float sum over buyers runs in buyer order: the same bits on any number of DuckDB threads.
 CONCENTRATION_SQL = """
 WITH p AS ({pairs}),
      b AS (SELECT iso3, year, buyer, sum(n) AS nb, sum(n * n) AS n2,
                   coalesce(sum(n) FILTER (WHERE n >= 2), 0) AS rep FROM p GROUP BY ALL)
-SELECT iso3, year, sum(n2::DOUBLE / nb) AS hhi_num, sum(nb)::DOUBLE AS awards, sum(rep)::DOUBLE AS repeat_k
+SELECT iso3, year, sum(n2::DOUBLE / nb ORDER BY buyer) AS hhi_num, sum(nb)::DOUBLE AS awards, sum(rep)::DOUBLE AS repeat_k
 FROM b GROUP BY ALL
 """
 
@@ -99,10 +101,16 @@ def country_year_signals(sums: pd.DataFrame, pairs, prefix: str, flags: Sequence
     """Shares per (iso3, year) from partial sums (any number of rows per key) and pair counts.
 
     Both builders and both execution paths end here, so a share means the same everywhere.
+    Beside the shares: their numerators and denominators, and the rows (processes, or bid-table
+    rows) each country-year was made of: how many, the first and last, in how many files.
     """
-    value_cols = [c for c in sums.columns if c not in (*KEYS, ROW, FILE, "country")]
+    spread = (LAST_ROW, N_FILES, N_ROWS)  # how many rows, not sums to add
+    value_cols = [c for c in sums.columns if c not in (*KEYS, ROW, FILE, "country", *spread)]
     g = sums.groupby(KEYS, sort=True)
     s = g[value_cols].sum().join(g[[ROW, FILE]].first())
+    s[N_ROWS] = g[N_ROWS].sum() if N_ROWS in sums else s["processes"]
+    s[LAST_ROW] = g[LAST_ROW].max() if LAST_ROW in sums else np.nan
+    s[N_FILES] = g[N_FILES].sum() if N_FILES in sums else np.nan  # partials cannot say (files repeat)
     conc = pair_concentration(pairs, pairs_summed).set_index(KEYS) if len(pairs) else pd.DataFrame(
         columns=["hhi_num", "awards", "repeat_k"])
     s = s.join(conc, how="left")
@@ -120,8 +128,30 @@ def country_year_signals(sums: pd.DataFrame, pairs, prefix: str, flags: Sequence
     for code in flags:
         out[f"{prefix}_{code.lower()}_share"] = _share(s[f"flag_{code}"], s["processes"], s["processes"])
     out[ROW], out[FILE] = s[ROW], s[FILE]
+    out = out.join(s[[*RECORDED, *(f"flag_{code}" for code in flags), N_ROWS, LAST_ROW, N_FILES]])
     out = out.reset_index()
     out["year"], out["iso3"] = out["year"].astype(int), out["iso3"].astype("string")
+    return out
+
+
+RECORDED = ("processes", "single_k", "single_n", "short_k", "short_n", "single_vk", "single_vn", "short_vk",
+            "short_vn", "bids", "bid_n", "hhi_num", "awards", "repeat_k")
+
+
+def signal_aggregates(prefix: str, flags: Sequence[str] = (), of: str = "contracting processes") -> dict:
+    """How each procurement column is made, for the value origins (features/aggregates.py)."""
+    out = {f"{prefix}_single_bid_share": Aggregate("share", of, "single_k", "single_n"),
+           f"{prefix}_short_period_share": Aggregate("share", of, "short_k", "short_n"),
+           f"{prefix}_log_processes": Aggregate("log(1 + count)", of, "processes"),
+           f"{prefix}_single_bid_value_share": Aggregate("value-weighted share", of, "single_vk",
+                                                          "single_vn"),
+           f"{prefix}_short_period_value_share": Aggregate("value-weighted share", of, "short_vk",
+                                                            "short_vn"),
+           f"{prefix}_submitted_per_process": Aggregate("mean", of, "bids", "bid_n"),
+           f"{prefix}_buyer_winner_hhi": Aggregate("award-weighted mean HHI", of, "hhi_num", "awards"),
+           f"{prefix}_repeat_winner_share": Aggregate("share of awards", of, "repeat_k", "awards")}
+    for code in flags:
+        out[f"{prefix}_{code.lower()}_share"] = Aggregate("share", of, f"flag_{code}", "processes")
     return out
 
 
@@ -180,3 +210,6 @@ def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFram
     if len(pairs):
         pairs = pairs.assign(year=pairs["year"].astype(int))[["iso3", "year", "buyer", "winner", "n"]]
     return country_year_signals(sums, pairs, "procurement", FLAG_CODES)
+
+
+declare("procurement_signals", signal_aggregates("procurement", FLAG_CODES))

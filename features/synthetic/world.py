@@ -28,6 +28,7 @@ from features.synthetic.files import (
 from features.synthetic.latent import simulate
 from features.synthetic.truth import planted_truth
 from nexus.manifest import atomic_write_text
+from nexus.processes import alive
 
 
 def write_world(raw: Path, seed: int, n_countries: int, first_year: int, last_year: int,
@@ -60,16 +61,6 @@ STAGING_PREFIX = ".{name}.writing-"  # + the writer's pid
 REPLACED_PREFIX = ".{name}.replaced-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_abandoned_staging(raw: Path) -> list[Path]:
     """Remove staging and replaced folders of `raw` whose writer process is gone; return them."""
     removed = []
@@ -77,7 +68,7 @@ def remove_abandoned_staging(raw: Path) -> list[Path]:
         stem = prefix.format(name=raw.name)
         for folder in raw.parent.glob(f"{stem}*"):
             pid = folder.name[len(stem):]
-            if folder.is_dir() and pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            if folder.is_dir() and pid.isdigit() and (int(pid) == os.getpid() or not alive(int(pid))):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
     return removed

@@ -8,8 +8,11 @@ import pytest
 from features.build_context import BuildContext
 from features.panel import validate_source_frame
 from features.registry import get_source
-from features.sources.democracy_indices import MEASURES
-from features.sources.judicial_metrics import MEASURES as WJP_MEASURES
+
+# the publishers' columns the YAML declarations (features/sources/*.yaml) read
+MEASURES = ["v2x_veracc_osp", "v2xcs_ccsi", "v2xcl_rol", "v2x_freexp_altinf", "v2x_horacc_osp", "v2x_pubcorr"]
+WJP_MEASURES = ["WJP Rule of Law Index: Overall Score", "Factor 2: Absence of Corruption",
+                "8.5 Criminal system is free of corruption"]
 
 
 def build(raw: Path, name: str) -> pd.DataFrame:

@@ -105,7 +105,7 @@ def test_cli_reports_and_exits_nonzero_on_failure(tmp_path, serve, shared_data, 
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     base = serve(shared_data / "raw")
     ok = CliRunner().invoke(
-        app, ["data", "fetch", "--raw", str(tmp_path), "--base-url", base, "--only", "vdem/"]
+        app, ["data", "fetch", "--raw", str(tmp_path), "--base-url", base, "--only", "vdem/dv_data"]
     )
     assert ok.exit_code == 0, ok.output
     assert "fetched" in ok.output and "1 of 1 files in place" in ok.output

@@ -33,12 +33,19 @@ def test_independent_sources_of_the_real_profile():
         "governance_indicators",
         "democracy_indices",
         "judicial_metrics",
+        "vdem_judicial",  # the V-Dem survey the perceptions index reads (via democracy_indices)
+        "vdem_media",
+        "vdem_governance",
+        "vdem_forced_labour",
+        "global_slavery_index",  # its government response grades effort as the tiers do
     }
     assert dependence("governance_indicators", "tier_placements") == "is built from tier_placements"
     assert dependence("democracy_indices", "tier_placements") == "is an input of corruption_perceptions"
     assert dependence("population", "tier_placements") == ""
+    assert dependence("unhcr_refugees", "tier_placements") == ""
+    assert dependence("vdem_judicial", "tier_placements") == "shares inputs with corruption_perceptions (democracy_indices)"
     kept = independent_sources(sources, "tier_placements")
-    assert "press_freedom" in kept and "trafficking_detections" in kept and len(kept) == len(sources) - 4
+    assert "press_freedom" in kept and "unhcr_refugees" in kept and len(kept) == len(sources) - 9
 
 
 def test_run_refuses_to_write_the_world_into_a_folder_of_real_files(tmp_path, monkeypatch):

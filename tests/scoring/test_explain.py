@@ -112,6 +112,9 @@ def test_every_score_row_carries_provenance(stored, pipeline):
     assert scores["panel_sha256"].str.startswith("sha256:").all()
     assert scores["params_sha256"].str.startswith("sha256:").all()
     assert scores["run_id"].str.len().eq(32).all()
-    assert set(scores["band"]) <= {"low", "elevated", "high"}
+    assert set(scores["band"]) <= {"low", "elevated", "high", "insufficient data"}
+    thin = scores["coverage"].isna() | (scores["coverage"] < pipeline.params.scoring.min_coverage)
+    assert (scores.loc[thin, "band"] == "insufficient data").all() and not (scores.loc[~thin, "band"] ==
+                                                                           "insufficient data").any()
     latest = scores["year"].max()
     assert not scores.loc[scores["year"] == latest, "in_training"].any(), "the newest year is a forecast"

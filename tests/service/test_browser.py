@@ -41,7 +41,7 @@ def live(pipeline, tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'reviews.db'}"
     app = create_app(pipeline.params, pipeline.paths, database_url=url)
     tokens = {role: app.state.tokens.create(f"{role.title()} Person", role).secret
-              for role in ("program", "reviewer")}
+              for role in ("program", "reviewer", "admin")}
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -71,8 +71,8 @@ def browser():
         chromium.close()
 
 
-def _sign_in(browser, base, token):
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+def _sign_in(browser, base, token, width=1366):
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
     page.goto(f"{base}/review")
     assert "/review/login" in page.url  # no token yet: sent to sign in
     page.get_by_label("API token").fill(token)
@@ -104,7 +104,14 @@ def test_reviewer_signs_off_an_explanation_and_finds_it_after_reload(live, brows
     assert waterfall.locator("rect").count() >= 8  # one bar per top driver, plus the rest
     assert "base value" in waterfall.text_content()
     assert page.locator("svg.families").is_visible() and page.locator("svg.trend").is_visible()
-    assert page.get_by_role("heading", name="Raw source values behind each feature").is_visible()
+    assert page.get_by_role("heading", name="Where each value comes from").is_visible()
+    drivers = page.locator("table.drivers").first
+    assert "raises the risk" in drivers.inner_text() or "lowers the risk" in drivers.inner_text()
+    assert "points" in drivers.inner_text() and "log-odds" in drivers.inner_text()
+    others = page.locator("details.others")
+    assert not others.locator("table").is_visible()
+    others.locator("summary").click()  # "other features" opens
+    assert others.locator("table tbody tr").count() > 10
     page.screenshot(path=str(tmp_path / "reviewer_page.png"), full_page=True)
 
     comment = f"Border signals match the crossings files ({time.time():.0f})"
@@ -113,6 +120,8 @@ def test_reviewer_signs_off_an_explanation_and_finds_it_after_reload(live, brows
     with page.expect_navigation():
         page.get_by_role("button", name="Record decision").click()
     assert page.get_by_role("status").inner_text().startswith("Your decision was recorded")
+    assert page.evaluate("document.activeElement.id") == "recorded"  # focus moved to the confirmation
+    assert page.get_by_role("status").is_visible() and page.url.endswith("#recorded")
 
     page.reload()
     history = page.locator("#history")
@@ -152,3 +161,57 @@ def test_program_token_cannot_reach_the_review_form(live, browser, latest_year):
     api = page.request.get(f"{base}/v1/explanations/{latest_year}/XAC",
                            headers={"Authorization": f"Bearer {tokens['program']}"})
     assert api.status == 403
+
+
+WIDTHS = (390, 640, 1280, 1920)
+# What each page must pass at every width: nothing scrolls sideways, chart text is at least 11 px, and every
+# control a finger must hit is at least 44 px tall (a radio button counts by its 44 px label).
+FITS = """() => {
+  const small = [], tiny = [];
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const vb = svg.viewBox.baseVal, scale = vb && vb.width ? svg.getBoundingClientRect().width / vb.width : 1;
+    for (const t of svg.querySelectorAll('text')) {
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      if (px < 11) small.push(t.textContent + ' ' + px.toFixed(1));
+    }
+  }
+  const controls = 'button, select, input:not([type=hidden]):not([type=radio]), summary, label.choice, '
+                 + '.crumbs a, .actions a, td a, .suggestions a, header.top a';
+  for (const el of document.querySelectorAll(controls)) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height < 44)
+      tiny.push(`${el.tagName} ${el.textContent.trim().slice(0, 30)} ${r.height}`);
+  }
+  return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, small, tiny};
+}"""
+PAGES = [("login", "/review/login", None), ("ranked", "/review", "reviewer"),
+         ("ranked, insufficient data", "/review?year=2000", "reviewer"),
+         ("country", "/review/XAB/{year}", "reviewer"),
+         ("404", "/review/XAQZ/{year}", "reviewer"), ("422", "/review?year=abc", "reviewer"),
+         ("admin", "/review", "admin")]
+
+
+def test_every_page_fits_every_width(live, browser, latest_year):
+    """Login, ranked, country, problem (404 and 422) and admin pages at 390, 640, 1280 and 1920 px."""
+    base, tokens = live
+    widths = {}
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        signed = None
+        for name, path, role in PAGES:
+            if role != signed:
+                page.request.post(f"{base}/review/login", form={"token": tokens[role]})
+                signed = role
+            page.goto(base + path.format(year=latest_year))
+            if name == "country":  # every <details> open: the page at its widest
+                page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+            fits = page.evaluate(FITS)
+            widths[(name, width)] = fits["scroll"]
+            assert fits["scroll"] <= fits["inner"], f"{name} at {width}px is {fits['scroll']}px wide"
+            assert not fits["small"], f"{name} at {width}px: chart text under 11px: {fits['small'][:3]}"
+            if width == 390:
+                assert not fits["tiny"], f"{name} at 390px: touch targets under 44px: {fits['tiny'][:3]}"
+        assert page.url.endswith("/review/admin")  # an admin lands on the admin page, not a 403
+        context.close()
+    assert len(widths) == len(WIDTHS) * len(PAGES)

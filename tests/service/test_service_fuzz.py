@@ -19,7 +19,7 @@ MAX_EXAMPLES = 25
 OPERATIONS = [
     "GET /v1/health", "GET /v1/ready", "GET /v1/whoami",
     "GET /v1/scores/{year}", "GET /v1/scores/{year}/{iso3}", "POST /v1/scores/batch", "GET /v1/scores.csv",
-    "GET /v1/explanations/{year}/{iso3}", "GET /v1/history/{iso3}",
+    "GET /v1/explanations/{year}/{iso3}", "GET /v1/history/{iso3}", "GET /v1/briefs/{year}/{iso3}.pdf",
     "GET /v1/models", "GET /v1/models/{alias}",
     "POST /v1/reviews", "GET /v1/reviews/{year}/{iso3}",
     "GET /v1/tokens", "POST /v1/tokens", "DELETE /v1/tokens/{token_id}",

@@ -33,7 +33,7 @@ def _assert_same(files):
     if not len(s1):
         assert not len(s2)
         return s2
-    value_cols = [c for c in s1.columns if c not in (*KEYS, "_file", "_row")]
+    value_cols = [c for c in s1.columns if c not in (*KEYS, "_file", "_row", "_last_row")]
     g = s1.groupby(KEYS)
     first = s1.sort_values("_row", kind="stable").groupby(KEYS)[["_row", "_file"]].first()
     old = g[value_cols].sum().join(first).sort_index()
@@ -42,6 +42,8 @@ def _assert_same(files):
     for c in value_cols:
         np.testing.assert_allclose(new[c].to_numpy(float), old[c].to_numpy(float), rtol=1e-12, atol=1e-9, err_msg=c)
     assert (new["_row"].to_numpy() == old["_row"].to_numpy()).all()
+    last = s2.astype({"year": int}).set_index(KEYS).sort_index()["_last_row"]  # a range's end: max, not sum
+    assert (last.to_numpy() == g["_last_row"].max().sort_index().to_numpy()).all()
     assert (new["_file"].to_numpy() == old["_file"].to_numpy()).all()
     pk = [*KEYS, "buyer", "winner"]
 

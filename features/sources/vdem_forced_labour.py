@@ -1,0 +1,40 @@
+"""V-Dem v14 freedom from forced labour (overall, men, women): the label's own subject.
+
+Forced labour is what the TIP report grades governments on, so these columns share the label's
+construct (`label_construct`): they are in the panel, for other targets and the measurement
+map, but never a default feature (training.selection leaves them out). An expert rating of the
+same phenomenon the tiers grade would let a model re-read the label. `v2xcl_slave` is a 0–1
+index, `v2clslavem` / `v2clslavef` latent scores (higher = freer). Reading, calendar: _vdem.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from features.build_context import BuildContext
+from features.registry import register_source
+from features.sources import _vdem
+
+MEASURES = {
+    "v2xcl_slave": ("vdem_forced_labour_freedom", _vdem.INDEX, "freedom from forced labour index"),
+    "v2clslavem": ("vdem_forced_labour_freedom_men", _vdem.LATENT, "freedom from forced labour for men"),
+    "v2clslavef": ("vdem_forced_labour_freedom_women", _vdem.LATENT, "freedom from forced labour for women"),
+}
+
+
+@register_source(
+    name="vdem_forced_labour",
+    family="governance",
+    publisher=_vdem.PUBLISHER,
+    raw_globs={"table": _vdem.GLOB},
+    downloads=(_vdem.DOWNLOAD,),
+    columns=_vdem.columns(MEASURES),
+    available_after_years=1,
+    lineage=_vdem.LINEAGE,
+    label_construct=tuple(col for col, _, _ in MEASURES.values()),
+)
+def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
+    return _vdem.read(files, MEASURES)
