@@ -121,7 +121,9 @@ class Driver(BaseModel):
     description: str
     value_year: int | None = Field(description="the year the value describes")
     source_file: str | None = Field(description="raw file the value was read from (relative to paths.raw)")
-    source_row: int | None = Field(description="1-based row in that file, header lines included")
+    source_row: int | None = Field(description="1-based row in that file, header lines included; for a value "
+                                   "aggregated from many rows, the first of them (the reviewer page says what "
+                                   "the value is, and /review/{iso3}/{year}/sources.csv lists every row)")
     source_file_sha256: str | None
 
 

@@ -83,9 +83,12 @@ def aggregates(tmp_path_factory):
              get_source("court_cases").build({"cases": sorted(raw.glob("court_cases/*.parquet")), "population": pop}, context),
              get_source("press_incidents").build({"incidents": sorted(raw.glob("press_incidents/*.parquet")),
                                                   "population": pop}, context)]
-    frame = built[0].drop(columns=["_row", "_file"])
+    def public(b):   # without the builders' private columns (row, file, the rows each value was made of)
+        return b[[c for c in b.columns if not c.startswith("_")]]
+
+    frame = public(built[0])
     for b in built[1:]:
-        frame = frame.merge(b.drop(columns=["_row", "_file"]), on=["iso3", "year"], how="outer")
+        frame = frame.merge(public(b), on=["iso3", "year"], how="outer")
     index = {c: i for i, c in enumerate(world.codes)}
     i, j = frame["iso3"].map(index).to_numpy(), (frame["year"] - world.years[0]).to_numpy()
     for driver, values in world.drivers.items():
