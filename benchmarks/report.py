@@ -98,13 +98,19 @@ def summary_rows(r: dict) -> list[list[str]]:
                          "same", _s(min(sec["explain_via_pred_contribs"])),
                          f"pred_contribs {_s(min(sec['native_pred_contribs']))}", f"{proposed:.3f}×",
                          "identical values", "≤ 1.05×", "yes" if proposed <= 1.05 else "no"])
-        rows.append(["SHAP: our explain step vs xgboost pred_contribs",
+        threads = f", both on {s['threads']} threads" if "threads" in s else ""
+        serial = (f" (one after another on one thread: {_s(min(sec['native_pred_contribs_serial']))})"
+                  if "native_pred_contribs_serial" in sec else "")
+        rows.append([f"SHAP: our explain step vs the members' xgboost pred_contribs{threads}",
                      f"{s['boosters']} boosters × {s['rows_per_booster']:,} country-years × {s['features']} features",
-                     _s(min(sec["ours_explain"])), f"pred_contribs {_s(min(sec['native_pred_contribs']))}",
+                     _s(min(sec["ours_explain"])),
+                     f"pred_contribs {_s(min(sec['native_pred_contribs']))}{serial}",
                      f"{s['ratio_min']:.3f}× (medians {s['ratio_median']:.3f}×)",
                      f"max |Δ| {s['max_abs_value_diff']:.1e}", "≤ 1.05×", "yes" if s["ratio_min"] <= 1.05 else "no"])
         sec = b["seconds"]
-        rows.append(["backtest: our training stage (XGBoost, calibration, SHAP per origin) vs bare xgboost.train",
+        threads = f", both on {b['threads']} threads" if "threads" in b else ""
+        rows.append(["backtest: our training stage (XGBoost, calibration, SHAP per origin) vs bare "
+                     f"xgboost.train{threads}",
                      f"{b['folds']} folds, {b['rows']:,} labelled rows, {b['features']} features, "
                      f"{b['n_estimators']} trees",
                      _s(min(sec["ours_xgb_only"])), f"xgboost.train loop {_s(min(sec['bare_xgb_train']))}",

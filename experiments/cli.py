@@ -79,6 +79,21 @@ def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
     typer.echo(f"results: {page}")
 
 
+@app.command()
+def signals(raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
+            out: Path = typer.Option(Path("docs/signals.md"), help="the page (the plot beside it, .png)")):
+    """A scorecard per source: coverage, lineage, redundancy and added value; one MLflow run per source."""
+    from experiments.signals_page import command_line, write_signals
+
+    params, paths = load_with_raw(raw)
+    s = session()
+    started = time.perf_counter()
+    command = command_line(s.params_path, raw, s.overrides)
+    page, card, runs = write_signals(params, paths, out, command=command, progress=progress)
+    typer.echo(f"signals: {page} (and {page.with_suffix('.png')}); {len(runs)} MLflow runs in "
+               f"{params.training.experiment_name}-signals; {time.perf_counter() - started:.0f}s")
+
+
 @experiment_app.command("list")
 def list_command():
     """Every declared experiment, its question and its overrides (a broken file is named, not skipped)."""

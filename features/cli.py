@@ -1,4 +1,4 @@
-"""`nexus world`, `nexus sources`, `nexus features` and `nexus data fetch`: the feature stage's commands.
+"""`nexus world`, `sources`, `features`, `measurement-map` and `data fetch`: the feature stage's commands.
 
 Thin commands over library calls; the params, `--set` overrides and the progress printer come
 from `nexus.console`. `build_and_report` is the stage as `nexus run` chains it.
@@ -92,6 +92,27 @@ def build_and_report(params, paths, force: bool = False):
     typer.echo(f"features: {state} ({m.key.split(':')[-1][:12]}) {m.extra['rows']} rows × {m.extra['columns']} "
                f"columns, {m.extra['countries']} countries → {build.panel_path}")
     return build
+
+
+@app.command("measurement-map")
+def measurement_map(
+    raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
+    out: Path = typer.Option(Path("docs/measurement-map.md"), help="the page (the figure beside it, .png)"),
+):
+    """Correlations among the trafficking and corruption measures, lineage drawn, shared inputs removed."""
+    import os
+
+    from features.measurement_map import build_map
+    from features.measurement_map_page import write_page
+
+    params, paths = load_with_raw(raw)
+    build = build_and_report(params, paths)
+    s = session()
+    raw_shown = ["--raw", os.path.relpath(raw.resolve(), s.base_dir)] if raw is not None else []
+    shown = ["nexus", "--params", s.params_path.name, "measurement-map", *raw_shown]
+    key = build.manifest.key.split(":")[-1][:12]
+    page, figure = write_page(build_map(build.directory), out, key, " ".join(shown))
+    typer.echo(f"measurement map: {page} (and {figure})")
 
 
 @data_app.command("fetch")

@@ -43,12 +43,26 @@ def read_table(path: Path, *, required: Sequence[str], sep: str = ",", encoding:
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise SourceDataError(path, header_row, f"missing column {missing[0]!r} (found: {', '.join(frame.columns)})")
+        hint = _delimiter_hint(frame.columns, sep) if path.suffix.lower() not in EXCEL else ""
+        raise SourceDataError(path, header_row,
+                              f"missing column {missing[0]!r} (found: {', '.join(frame.columns)}){hint}")
+    refuse_repeated_columns(frame, path, required, header_row)
     if frame.empty:
         raise SourceDataError(path, None, "file has a header but no data rows")
     frame[ROW] = np.arange(len(frame)) + header_row + 1
     frame[FILE] = str(path)
     return frame
+
+
+def refuse_repeated_columns(frame: pd.DataFrame, path: Path, columns: Iterable[str],
+                            header_row: int = 1) -> None:
+    """A column the reader uses given twice in the header is an error: pandas keeps the first and
+    renames the next "X.1", so one of two columns claiming the same meaning would be read silently.
+    (Only the used ones: real exports repeat unused headers, e.g. UN DESA's year per sex block.)"""
+    names = set(frame.columns)
+    for c in columns:
+        if f"{c}.1" in names:
+            raise SourceDataError(path, header_row, f"column {c!r} appears more than once in the header")
 
 
 EXCEL = {".xlsx", ".xlsm", ".xls"}
@@ -153,13 +167,45 @@ def _read_csv(path: Path, sep: str, encoding: str, header_row: int, dtype) -> pd
     if head.startswith((ZIP, OLE)):
         raise SourceDataError(path, None, f"not a CSV text file: the file starts like {_looks_like(head)}; "
                               f"expected {path.suffix.lower() or 'CSV text'}")
+    if head.startswith(UTF16_BOMS) or b"\x00" in head:
+        found = "UTF-16 text (it starts with a UTF-16 byte-order mark)" if head.startswith(UTF16_BOMS) else \
+            "binary data (it holds NUL bytes)"
+        raise SourceDataError(path, None, f"cannot be read as {encoding} text: the file is {found}; "
+                              f"save it as {encoding} CSV text")
     try:
         return pd.read_csv(path, sep=sep, encoding=encoding, dtype=dtype, keep_default_na=False,
                            skiprows=header_row - 1)
     except UnicodeDecodeError as exc:
         raise SourceDataError(path, None, f"cannot be read as {encoding} text: {_first_line(exc)}") from None
     except Exception as exc:  # parser, csv, empty-data and OS errors alike
-        raise SourceDataError(path, None, f"cannot be read: {_first_line(exc)}") from None
+        row, problem = _parser_problem(_first_line(exc))
+        raise SourceDataError(path, row, problem) from None
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _parser_problem(text: str) -> tuple[int | None, str]:
+    """(file line, problem in words) from a pandas parser message, whose line numbers count every
+    line of the file ("in line L" 1-based, "at row R" 0-based)."""
+    if m := _FIELDS.search(text):
+        return int(m[2]), f"expected {m[1]} fields, saw {m[3]} (a stray separator, or lines run together?)"
+    if m := _OPEN_QUOTE.search(text):
+        return int(m[1]) + 1, "a quoted field opens here and never closes (the file is truncated?)"
+    return None, f"cannot be read: {text}"
+
+
+def _delimiter_hint(columns: Sequence[str], sep: str) -> str:
+    """When the header came out as one column holding another separator, say which one it is."""
+    if len(columns) != 1:
+        return ""
+    names = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
+    for other, name in names.items():
+        if other != sep and other in columns[0]:
+            return f"; the file seems separated by {name}, expected {sep!r}"
+    return ""
 
 
 def to_number(frame: pd.DataFrame, column: str, *, decimal: str = ".", thousands: str | None = None,

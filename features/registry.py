@@ -16,6 +16,7 @@ source's declared precedence settled for that row; `nexus sources` lists them. I
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ import pandas as pd
 
 from features.build_context import BuildContext
 from features.calendar import Calendar, constant
+
+GLOB_CHARS = set("*?[")  # a raw_globs pattern with none of these names one file
 
 KEYS = ["iso3", "year"]  # every source frame and the panel are one row per country-year
 FAMILIES = ("press", "border", "judicial", "procurement", "governance", "controls", "label")
@@ -95,7 +98,16 @@ class FeatureSource:
 
         found: dict[str, list[Path]] = {}
         for role, pattern in self.raw_globs.items():
-            files = sorted(p for p in raw_root.glob(pattern) if p.is_file())
+            exact = raw_root / pattern
+            matches = (sorted(raw_root.glob(pattern)) if GLOB_CHARS & set(pattern)
+                       else [exact] if exact.is_symlink() or exact.exists() else [])
+            for p in matches:  # a link to nowhere or a folder in a file's place is named, not skipped
+                if p.is_symlink() and not p.exists():
+                    raise SourceDataError(p, None, f"broken symbolic link to {os.readlink(p)} "
+                                                   "(the file it named is gone)")
+                if p.is_dir():
+                    raise SourceDataError(p, None, "is a directory, not a file")
+            files = [p for p in matches if p.is_file()]
             if not files and role not in self.optional_roles:
                 raise SourceDataError(raw_root / pattern, None,
                                       f"source {self.name!r} found no file for {role!r}")

@@ -218,6 +218,22 @@ class DaskParams(Section):
     threads_per_worker: PositiveInt
 
 
+class SignalsParams(Section):
+    """`nexus signals`: a scorecard per source, with cheaper backtests than training's (2 per source).
+
+    The two models a source is judged against are declared experiments (experiments/<name>.yaml);
+    the cheap settings replace training.xgb.n_estimators, ensemble.n_members and
+    bootstrap.n_resamples in every backtest the scorecard runs, and are stated on the page.
+    """
+
+    full_experiment: str = Field(min_length=1)         # "the full model" a source is left out of
+    independent_experiment: str = Field(min_length=1)  # "the independent-sources model" a source is added to
+    n_estimators: PositiveInt      # trees per booster in the scorecard's backtests
+    n_members: int = Field(ge=1, le=100)   # boosters per model (1: no seed averaging)
+    n_resamples: int = Field(ge=10, le=100_000)  # block-bootstrap resamples of each paired difference
+    min_pairs: int = Field(ge=3)   # fewer country-years observing both columns: no correlation is shown
+
+
 class Params(Section):
     seed: int
     paths: PathsParams
@@ -228,6 +244,7 @@ class Params(Section):
     tuning: TuningParams
     promotion: PromotionParams
     scoring: ScoringParams
+    signals: SignalsParams
 
     def resolved_paths(self, base: Path) -> PathsParams:
         """Paths made absolute against the params file's folder (URIs left as they are)."""

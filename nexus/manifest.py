@@ -106,6 +106,10 @@ def imported_code_hash(module: str, also: Iterable[Path] = ()) -> str:
     return "sha256:" + h.hexdigest()
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the process's umask, restored at once
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temp path beside `target`; on success it replaces `target` in one step."""
@@ -115,6 +119,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        if os.path.isfile(tmp):  # mkstemp's 0600 would make every page and artifact private
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

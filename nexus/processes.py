@@ -45,6 +45,25 @@ def die_with_parent() -> None:
         pass  # no libc prctl: workers then end with their task instead
 
 
+def exit_when_orphaned(parent_pid: int, grace_seconds: float, poll_seconds: float = 0.5) -> None:
+    """Exit this process `grace_seconds` after `parent_pid` stops being its parent, whatever it is doing.
+
+    The parent-death signal's handler may run late or never (the main thread blocked in C, a
+    `finally` waiting on a store, code that swallows the interrupt); this daemon thread does not
+    depend on it.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        time.sleep(grace_seconds)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="exit-when-orphaned", daemon=True).start()
+
+
 @contextlib.contextmanager
 def owned_temp_dir(prefix: str, root: str | None = None) -> Iterator[str]:
     """A temporary folder named `<prefix><pid>-…`, removed on exit (and by the next start if killed)."""

@@ -134,11 +134,14 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
                              "y": y[test_idx], "current_listed": _col(test, "current_listed"),
                              "current_tier": _col(test, "current_tier")})
         model = RiskModel.from_params(params, seed).fit(labelled.iloc[train_idx][cols], y[train_idx])
-        rows = keys.assign(model=MODEL, p_raw=model.predict_raw(test[cols]))
+        if scored:  # SHAP and the forecast from one check and one matrix of the test rows
+            explanation, p_raw = model.explain_raw(test[cols])
+        else:
+            explanation, p_raw = None, model.predict_raw(test[cols])
+        rows = keys.assign(model=MODEL, p_raw=p_raw)
         history.append(rows)
         if not scored:
             continue
-        explanation = model.explain(test[cols])
         values = pd.DataFrame(explanation.values.astype("float32"), columns=cols)
         shap_rows.append(pd.concat([keys[FORECAST_KEYS], values], axis=1))
         spans[origin, MODEL] = (started, _now_ms())
@@ -155,8 +158,8 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         raise ConfigError("params.yaml", "training.backtest",
                           "no origin has both training and test rows in the panel's years")
     raw = pd.concat(history, ignore_index=True)
-    calibrated = {m: rolling_calibration(raw, m, h, cal.conformal_level, params.backtest.first_origin)
-                  for m in _candidates(cal)}
+    calibrated = rolling_calibrations(raw, _candidates(cal), h, cal.conformal_level,
+                                      params.backtest.first_origin)
     choice = {m: _log_loss(c[c["origin"] < holdout_first]) for m, c in calibrated.items()}
     method = cal.method if cal.method != "auto" else min(choice, key=lambda m: (choice[m], m))
     out.insert(0, calibrated[method].assign(model=MODEL))
@@ -200,21 +203,33 @@ def rolling_calibration(raw: pd.DataFrame, method: str, horizon: int, level: flo
     Known by origin T: forecasts of origins o with o + horizon <= T (their outcomes are public).
     Every row also gets the Venn-Abers interval and the conformal set fitted on the same rows.
     """
-    parts = []
+    return rolling_calibrations(raw, [method], horizon, level, first_scored)[method]
+
+
+def rolling_calibrations(raw: pd.DataFrame, methods: list[str], horizon: int, level: float,
+                         first_scored: int) -> dict[str, pd.DataFrame]:
+    """`rolling_calibration` for each of `methods`, with one interval and one conformal set per origin.
+
+    The Venn-Abers interval and the conformal set do not depend on the method: fitted once per
+    origin and shared, not once per candidate.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {m: [] for m in methods}
     for origin, rows in raw[raw["origin"] >= first_scored].groupby("origin", sort=True):
         known = raw[raw["origin"] + horizon <= origin]
         rows = rows.copy()
         if known.empty or known["y"].nunique() < 2:
             rows["p"], rows["p_low"], rows["p_high"] = rows["p_raw"], np.nan, np.nan
             rows["set_yes"] = rows["set_no"] = True
-        else:
-            calibrator = fit_calibrator(known["p_raw"], known["y"], method)
-            rows["p"] = calibrator.apply(rows["p_raw"])
-            _, rows["p_low"], rows["p_high"] = venn_abers(known["p_raw"], known["y"], rows["p_raw"])
-            conformal = fit_conformal(known["p_raw"], known["y"], level, known["current_listed"])
-            rows["set_yes"], rows["set_no"] = conformal.sets(rows["p_raw"], rows["current_listed"])
-        parts.append(rows)
-    return pd.concat(parts, ignore_index=True)
+            for m in methods:
+                parts[m].append(rows)
+            continue
+        rows["p"] = np.nan  # filled per method below; the columns keep their order
+        _, rows["p_low"], rows["p_high"] = venn_abers(known["p_raw"], known["y"], rows["p_raw"])
+        conformal = fit_conformal(known["p_raw"], known["y"], level, known["current_listed"])
+        rows["set_yes"], rows["set_no"] = conformal.sets(rows["p_raw"], rows["current_listed"])
+        for m in methods:
+            parts[m].append(rows.assign(p=fit_calibrator(known["p_raw"], known["y"], m).apply(rows["p_raw"])))
+    return {m: pd.concat(ps, ignore_index=True) for m, ps in parts.items()}
 
 
 def final_model(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,

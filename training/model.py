@@ -96,18 +96,24 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         def member(seed: int):
             return xgb.train(self._booster_params(seed), dtrain, num_boost_round=self.n_estimators)
 
-        # Members train side by side, one thread each (xgboost releases the GIL): at a few thousand
-        # rows one thread per booster beats several threads on one booster.
-        workers = max(1, min(self.n_jobs, self.n_members))
-        if workers == 1:
-            self.boosters_ = [member(s) for s in self.member_seeds()]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                self.boosters_ = list(pool.map(member, self.member_seeds()))
+        self.boosters_ = self._side_by_side(member, self.member_seeds())
         self.calibrate(calibration_rows)
         return self
+
+    def _side_by_side(self, fn, items: list) -> list:
+        """[fn(item) …] in order, on `n_jobs` threads, one xgboost thread each (xgboost releases the GIL).
+
+        At a few thousand rows one thread per member beats several threads on one booster, for
+        training and for `pred_contribs` alike; the order is kept, so means over members are the
+        same numbers as a serial loop's.
+        """
+        workers = max(1, min(self.n_jobs, len(items)))
+        if workers == 1:
+            return [fn(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, items))
 
     def calibrate(self, rows: pd.DataFrame | None) -> RiskModel:
         """(Re)fit the calibrator, the interval's calibration pairs and the conformal sets."""
@@ -146,15 +152,26 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                             ensure_min_samples=0)
         return X, array
 
-    def _matrix(self, X: pd.DataFrame):
+    def _dmatrix(self, array: np.ndarray):
+        """A DMatrix of checked float32 features, built on one thread (a few thousand rows need no team)."""
         import xgboost as xgb
 
-        return xgb.DMatrix(self._checked_features(X)[1], feature_names=self.feature_names_in_)
+        return xgb.DMatrix(array, feature_names=self.feature_names_in_, nthread=1)
+
+    def _matrix(self, X: pd.DataFrame):
+        return self._dmatrix(self._checked_features(X)[1])
+
+    def _margin(self, d) -> np.ndarray:
+        return np.mean(self._side_by_side(lambda b: b.predict(d, output_margin=True), self.boosters_),
+                       axis=0).astype(float)
+
+    def _contributions(self, d) -> np.ndarray:
+        """(n, features + 1): the members' mean `pred_contribs`, the last column the bias."""
+        return np.mean(self._side_by_side(lambda b: b.predict(d, pred_contribs=True), self.boosters_), axis=0)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The model's margin (log-odds): the mean of the members' margins."""
-        d = self._matrix(X)
-        return np.mean([b.predict(d, output_margin=True) for b in self.boosters_], axis=0).astype(float)
+        return self._margin(self._matrix(X))
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """sigmoid(mean margin): the uncalibrated probability the calibrator maps."""
@@ -201,12 +218,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def explain(self, X: pd.DataFrame):
         """One shap.Explanation: the members' mean exact tree SHAP values (log-odds), summing to the margin."""
-        import shap
-        import xgboost as xgb
-
         X, array = self._checked_features(X)
-        d = xgb.DMatrix(array, feature_names=self.feature_names_in_)
-        contributions = np.mean([b.predict(d, pred_contribs=True) for b in self.boosters_], axis=0)
+        return self._explanation(X, self._contributions(self._dmatrix(array)))
+
+    def explain_raw(self, X: pd.DataFrame):
+        """(explain(X), predict_raw(X)) from one check and one DMatrix: what the backtest needs per origin."""
+        X, array = self._checked_features(X)
+        d = self._dmatrix(array)
+        return self._explanation(X, self._contributions(d)), 1 / (1 + np.exp(-self._margin(d)))
+
+    def _explanation(self, X: pd.DataFrame, contributions: np.ndarray):
+        import shap
+
         return shap.Explanation(values=contributions[:, :-1], base_values=contributions[:, -1],
                                 data=X[self.feature_names_in_].to_numpy(), feature_names=self.feature_names_in_)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from nexus.config import Params, PathsParams
 from nexus.errors import NexusError
 from nexus.manifest import atomic_write_text
-from nexus.processes import die_with_parent
+from nexus.processes import die_with_parent, exit_when_orphaned
 from training.tune_log import close_parent, parent_run
 from training.tune_objective import Objective, objective_fingerprint
 from training.tune_space import check_search_space
@@ -36,6 +36,7 @@ from training.tune_study import (
 )
 
 BEST_FILE = "best_params.yaml"
+HARD_EXIT_SECONDS = 3.0  # a killed tune's worker ends within this, clean or not
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,16 @@ def _spawned_worker(parent_pid: int, *args) -> None:
     """A worker process's entry: it dies with the tune process, and a SIGTERM fails its trial cleanly.
 
     On Linux the kernel sends SIGTERM when the parent dies (even by SIGKILL); the handler turns
-    it into KeyboardInterrupt, which Optuna records as a FAIL and the trial's run as FAILED.
+    it into KeyboardInterrupt, which Optuna records as a FAIL and the trial's run as FAILED. If
+    that clean path has not ended the process within HARD_EXIT_SECONDS (a `finally` waiting on a
+    store, code that swallows the interrupt), it exits anyway: the next start fails the trial.
     """
     def stop(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}: the tune process is gone")
 
     signal.signal(signal.SIGTERM, stop)
     die_with_parent()
+    exit_when_orphaned(parent_pid, HARD_EXIT_SECONDS)
     if os.getppid() != parent_pid:   # the parent died before the line above took effect
         sys.exit(143)
     try:

@@ -68,9 +68,11 @@ def _key(header: str) -> str:
 def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     frames = []
     for path in files["workbook"]:
-        sheets = [s for s in sheet_names(path) if SHEET.match(s)]
+        names = sheet_names(path)
+        sheets = [s for s in names if SHEET.match(s)]
         if not sheets:
-            raise SourceDataError(path, None, "no '<year>_dataset' sheet")
+            found = ", ".join(names) or "none"
+            raise SourceDataError(path, None, f"no '<year>_dataset' sheet (found: {found})")
         frames += [read_edition(path, sheet, int(SHEET.match(sheet).group(1))) for sheet in sheets]
     return pd.concat(frames, ignore_index=True)
 

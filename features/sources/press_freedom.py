@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 
 from features.build_context import BuildContext
-from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
+from features.readers import (
+    FILE,
+    ROW,
+    iso3_from_codes,
+    read_table,
+    refuse_repeated_columns,
+    to_number,
+    to_year,
+)
 from features.registry import REGION, Column, Download, register_source
 from nexus.errors import SourceDataError
 
@@ -124,6 +132,7 @@ def read_edition(path: Path) -> Edition:
     )
     if score_col is None:
         raise SourceDataError(path, 1, f"missing column 'Score' (found: {', '.join(head.columns[:8])}, …)")
+    refuse_repeated_columns(head, path, [score_col, *SUBSCORES])
     raw = head[head["ISO"].str.strip() != ""]
     text = raw[score_col].astype("string").str.strip()
     # Damaged file: no score keeps a comma and some exceed 100 (every cell is then bare digits).

@@ -35,7 +35,8 @@ MEASURES = {
     downloads=(_vdem.DOWNLOAD,),
     columns=_vdem.columns(MEASURES),
     available_after_years=1,
-    lineage=_vdem.LINEAGE,
+    # v2x_corr averages four parts, one of them vdem_judicial's v2jucorrdc (V-Dem codebook)
+    lineage=(*_vdem.LINEAGE, "vdem_judicial"),
 )
 def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
     return _vdem.read(files, MEASURES)

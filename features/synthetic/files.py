@@ -151,11 +151,12 @@ def write_cpi(world: World, raw: Path, rng: np.random.Generator, wgi: dict[str, 
     """The perceptions index workbook (title rows above the table), built from two other indices.
 
     Like the real index, it aggregates other sources: here the governance control-of-corruption
-    estimate and the rule-of-law absence-of-corruption factor, plus its own survey noise.
+    estimate and the rule-of-law absence-of-corruption factor, plus its own survey noise. All three
+    run the same way (higher = cleaner), as the real ones do.
     """
     n, t = world.tier.shape
     exists = existing(world)
-    score = np.clip(50 - 11 * wgi["cc"] + 30 * (wjp_absence - 0.55) + rng.normal(0, 4, (n, t)), 0, 100)
+    score = np.clip(50 + 11 * wgi["cc"] + 30 * (wjp_absence - 0.55) + rng.normal(0, 4, (n, t)), 0, 100)
     rows = []
     for j, year in enumerate(world.years):
         for i in np.flatnonzero(exists[:, j] & (rng.random(n) > 0.05)):

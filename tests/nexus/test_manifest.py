@@ -84,3 +84,14 @@ def test_interrupted_write_keeps_previous_file(tmp_path):
             raise RuntimeError("killed mid-write")
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]
+
+
+def test_written_files_get_the_umask_mode_not_mkstemps_private_one(tmp_path):
+    import os
+
+    target = tmp_path / "page.md"
+    with atomic_path(target) as tmp:
+        tmp.write_text("a page others may read")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -39,3 +39,36 @@ def test_a_zombie_is_not_alive():
                 break
     assert not alive(child.pid) and alive(os.getpid())
     child.wait()
+
+
+def test_an_orphan_that_ignores_sigterm_still_exits_after_the_grace(tmp_path):
+    """The tune workers' backstop: a worker whose SIGTERM handler never ends it is gone anyway."""
+    import signal
+    import time
+
+    pid_file = tmp_path / "grandchild.pid"
+    grandchild = (
+        "import os, signal, time\n"
+        "from nexus.processes import exit_when_orphaned\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"exit_when_orphaned(os.getppid(), 0.5, poll_seconds=0.1)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c",
+                               f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {grandchild!r}])\n"
+                               "time.sleep(60)\n"])
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the grandchild never started"
+            time.sleep(0.1)
+        orphan = int(pid_file.read_text())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while alive(orphan) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(orphan), "the orphan outlived its grace"
+    finally:
+        parent.kill()
