@@ -83,12 +83,13 @@ def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
 def signals(raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
             out: Path = typer.Option(Path("docs/signals.md"), help="the page (the plot beside it, .png)")):
     """A scorecard per source: coverage, lineage, redundancy and added value; one MLflow run per source."""
-    from experiments.signals_page import command_line, write_signals
+    from experiments.results import command_line
+    from experiments.signals_page import write_signals
 
     params, paths = load_with_raw(raw)
     s = session()
     started = time.perf_counter()
-    command = command_line(s.params_path, raw, s.overrides)
+    command = command_line(s.params_path, raw, s.overrides, subcommand="signals")
     page, card, runs = write_signals(params, paths, out, command=command, progress=progress)
     typer.echo(f"signals: {page} (and {page.with_suffix('.png')}); {len(runs)} MLflow runs in "
                f"{params.training.experiment_name}-signals; {time.perf_counter() - started:.0f}s")

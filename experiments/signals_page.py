@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.results.markdown import markdown_table
 from experiments.signals import COMPARISONS, MEASURES, TAG_KEY, TAG_SOURCE, Scorecard, build_scorecard
 from nexus.config import Params, PathsParams
 from nexus.manifest import atomic_path, atomic_write_text, sha256_json
@@ -31,13 +32,6 @@ def _num(v, signed: bool = False, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "—"
     return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
-
-
-def _table(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    return "\n".join([head, rule, *("| " + " | ".join(str(v) for v in r) + " |"
-                                    for r in frame.itertuples(index=False))])
 
 
 def _helps(row) -> str:
@@ -138,14 +132,14 @@ def render(card: Scorecard, command: str) -> str:
         "seed they are noisier than the results page's.", "",
         f"## Added value on the holdout (origins {hold[0]}–{hold[1]})", "",
         "Reported once, never chosen on: no source, setting or model here was picked on these rows.",
-        "", _table(added_value_table(card, True)), "", UNUSED_NOTE, "", "![signals](signals.png)", "",
+        "", markdown_table(added_value_table(card, True)), "", UNUSED_NOTE, "", "![signals](signals.png)", "",
         f"## Added value on the development origins ({dev[0]}–{dev[1]})", "",
-        _table(added_value_table(card, False)), "", UNUSED_NOTE, "",
+        markdown_table(added_value_table(card, False)), "", UNUSED_NOTE, "",
         "## Coverage and declared lineage", "",
         "Country-years with any current-year value of the source, among the panel's rows, and in the "
         "panel's last year. *Independent?* is decided from declared lineage (features/lineage.py): a "
         "source that is, feeds or shares inputs with the label or the corruption index is not.", "",
-        _table(coverage_table(card)), "",
+        markdown_table(coverage_table(card)), "",
         "## Redundancy with the other sources", "",
         "On each source's primary (first declared) column, per family: the correlation / partial "
         "correlation with the most correlated primary column of another source in that family "
@@ -155,7 +149,7 @@ def render(card: Scorecard, command: str) -> str:
         f"different years); pairs with fewer than {s['min_pairs']} country-years in common count as "
         "uncorrelated and show —. Such a matrix need not be a valid correlation matrix, so its "
         f"eigenvalues are floored at {s['eigen_floor']} before it is inverted.", "",
-        _table(redundancy_table(card)), "",
+        markdown_table(redundancy_table(card)), "",
     ]
     return "\n".join(parts)
 
@@ -259,19 +253,3 @@ def write_signals(params: Params, paths: PathsParams, out: Path, *, command: str
     ids = log_runs(card, params, paths, png)
     atomic_write_text(out, render(card, command))
     return out, card, ids
-
-
-def command_line(params_path: Path, raw: Path | None, overrides=()) -> str:
-    """The command as the page shows it: the params file by name, raw relative to it, no path overrides."""
-    import os
-    import shlex
-
-    base = Path(os.path.abspath(params_path)).parent
-    parts = ["nexus", "--params", Path(params_path).name]
-    for text in overrides:
-        if not text.split("=", 1)[0].strip().startswith("paths."):
-            parts += ["--set", shlex.quote(text)]
-    parts.append("signals")
-    if raw is not None:
-        parts += ["--raw", os.path.relpath(os.path.abspath(raw), base)]
-    return " ".join(parts)

@@ -64,15 +64,16 @@ __all__ = [
 ]
 
 
-def command_line(params_path: Path, raw: Path | None, overrides: Sequence[str] = ()) -> str:
-    """The command as the page shows it: the params file by name, raw relative to it, no path overrides."""
+def command_line(params_path: Path, raw: Path | None, overrides: Sequence[str] = (),
+                 subcommand: str = "results") -> str:
+    """The command as a page shows it: the params file by name, raw relative to it, no path overrides."""
     # abspath, not resolve: a linked ../shared stays as named
     base = Path(os.path.abspath(params_path)).parent
     parts = ["nexus", "--params", Path(params_path).name]
     for text in overrides:
         if not text.split("=", 1)[0].strip().startswith("paths."):
             parts += ["--set", shlex.quote(text)]
-    parts.append("results")
+    parts.append(subcommand)
     if raw is not None:
         parts += ["--raw", os.path.relpath(os.path.abspath(raw), base)]
     return " ".join(parts)
