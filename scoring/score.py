@@ -57,19 +57,36 @@ def features_dir_of(paths: PathsParams, ref: ModelRef) -> Path:
 
 
 BANDS = ("low", "elevated", "high")  # lowest first, as scoring.bands' cut-points rise
-# A country-year observing less than scoring.min_coverage of its signals: a score from too little
-# data to rank, so it gets this in place of a band and is listed apart, never ranked.
+# A country-year whose score was never measured for its kind: it gets this in place of a band and
+# is listed apart, never ranked (`not_ranked_reasons` says why).
 INSUFFICIENT = "insufficient data"
+LOW_COVERAGE = "coverage below scoring.min_coverage"
+# The model reads the current placement, but the TIP report ranks no government here (a territory
+# never ranked, or a year it was not): the backtest only measured rows with a placement.
+NO_PLACEMENT = "no TIP placement, which this model reads"
 
 
-def band(p: np.ndarray, params: ScoringParams, coverage: np.ndarray | None = None) -> np.ndarray:
-    """Each probability's band; with `coverage`, INSUFFICIENT where it is below min_coverage or unknown."""
+def not_ranked_reasons(coverage: np.ndarray, params: ScoringParams,
+                       placed: np.ndarray | None = None) -> np.ndarray:
+    """Why each row is listed apart ("" where it is ranked): too few signals observed, or no placement.
+
+    `placed` (a known listed status) is given only for a model that reads the current placement.
+    """
+    coverage = np.asarray(coverage, dtype="float64")
+    reasons = np.where(np.isnan(coverage) | (coverage < params.min_coverage), LOW_COVERAGE, "")
+    if placed is not None:
+        reasons = np.where((reasons == "") & ~np.asarray(placed, dtype=bool), NO_PLACEMENT, reasons)
+    return reasons.astype(object)
+
+
+def band(p: np.ndarray, params: ScoringParams, coverage: np.ndarray | None = None,
+         placed: np.ndarray | None = None) -> np.ndarray:
+    """Each probability's band; with `coverage`, INSUFFICIENT where `not_ranked_reasons` gives one."""
     low, elevated, high = BANDS
     bands = np.select([p >= params.bands.high, p >= params.bands.elevated], [high, elevated], low)
     if coverage is None:
         return bands
-    coverage = np.asarray(coverage, dtype="float64")
-    return np.where(np.isnan(coverage) | (coverage < params.min_coverage), INSUFFICIENT, bands)
+    return np.where(not_ranked_reasons(coverage, params, placed) != "", INSUFFICIENT, bands)
 
 
 def score(params: Params, paths: PathsParams, *, alias: str | None = None, version: str | None = None,
@@ -102,10 +119,14 @@ def score(params: Params, paths: PathsParams, *, alias: str | None = None, versi
     explanation = model.explain(X)
     served = model.predict_all(X, current_listed=frame["current_listed"])
     probability = served["p"].to_numpy()
+    coverage = frame["coverage"].to_numpy("float64")
+    reads_placement = any(c in PLACEMENT_FEATURES for c in features)
+    placed = frame["current_listed"].notna().to_numpy() if reads_placement else None
     scores = pd.DataFrame({
         "iso3": frame["iso3"], "country": frame["iso3"].map(short_name), "year": frame["year"],
         "target_year": frame["target_year"], "probability": probability,
-        "band": band(probability, sp, frame["coverage"].to_numpy("float64")),
+        "band": band(probability, sp, coverage, placed),
+        "not_ranked": not_ranked_reasons(coverage, sp, placed),
         "probability_raw": served["p_raw"].to_numpy(), "probability_low": served["p_low"].to_numpy(),
         "probability_high": served["p_high"].to_numpy(), "interval_method": card.interval,
         "conformal_set": set_label(served["set_yes"], served["set_no"]),

@@ -269,7 +269,8 @@ def _score_items(scores: pd.DataFrame, regions: dict[str, str], card: ModelCard)
                     else {"low": low, "high": high, "method": card.interval, "level": None})
         items.append({"iso3": str(r.iso3), "country": str(r.country), "region": regions.get(str(r.iso3), ""),
                       "year": int(r.year), "target_year": int(r.target_year),
-                      "probability": float(r.probability), "band": str(r.band), "interval": interval,
+                      "probability": float(r.probability), "band": str(r.band),
+                      "not_ranked": str(r.not_ranked) or None, "interval": interval,
                       "conformal_set": sets.get(str(r.conformal_set)) if interval is not None else None,
                       "coverage": _number(r.coverage), "in_training": bool(r.in_training)})
     return items

@@ -1,8 +1,8 @@
 """A year's rows in the order every list shows them: ranked rows first, then those with too little data.
 
-A row whose band is "insufficient data" (coverage below scoring.min_coverage) gets no rank: it
-is listed after the ranked rows, in the same probability order, so no list, page or CSV ranks
-a score made from no data.
+A row whose band is "insufficient data" (coverage below scoring.min_coverage, or no TIP placement for a
+model that reads it) gets no rank: it is listed after the ranked rows, in the same probability order, so
+no list, page or CSV ranks a score its backtest never measured.
 """
 
 from __future__ import annotations

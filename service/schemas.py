@@ -73,8 +73,11 @@ class Score(BaseModel):
     probability: float = Field(description="calibrated probability (the card's calibration): the number "
                                            "the backtest measured")
     band: Band = Field(description="from the calibrated probability and scoring.bands; 'insufficient data' "
-                                  "when coverage is below scoring.min_coverage (such a row is never "
-                                  "ranked: lists put it after the ranked rows)")
+                                  "when `not_ranked` gives a reason (such a row is never ranked: lists put "
+                                  "it after the ranked rows)")
+    not_ranked: str | None = Field(default=None, description="why the row is listed apart: 'coverage below "
+                                   "scoring.min_coverage', or 'no TIP placement, which this model reads' "
+                                   "(a territory the report does not rank); null for a ranked row")
     interval: Interval | None = Field(description="Venn-Abers interval; null only for a model fitted without "
                                                   "calibration rows, which has none")
     conformal_set: ConformalSet | None = Field(description="the conformal set at its level; null when the "
@@ -89,8 +92,8 @@ class YearScores(BaseModel):
     year: int
     count: int
     ranked: int = Field(description="rows ranked, highest probability first; the scores list them first")
-    insufficient_data: int = Field(description="rows after them, band 'insufficient data': coverage below "
-                                               "scoring.min_coverage, never ranked")
+    insufficient_data: int = Field(description="rows after them, band 'insufficient data' (each row's "
+                                               "`not_ranked` says why), never ranked")
     scores: list[Score]
 
 
@@ -294,7 +297,7 @@ class Whoami(BaseModel):
 
 
 # The spreadsheet export (/v1/scores.csv and the reviewer page's): one flat row per score.
-CSV_COLUMNS = ["rank", "iso3", "country", "region", "year", "target_year", "probability", "band",
+CSV_COLUMNS = ["rank", "iso3", "country", "region", "year", "target_year", "probability", "band", "not_ranked",
                "interval_low", "interval_high", "interval_method", "conformal_set", "conformal_level",
                "coverage", "in_training", "review_status", "model_name", "model_version", "model_alias",
                "calibration", "panel_sha256", "params_sha256", "run_id"]

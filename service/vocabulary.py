@@ -27,7 +27,7 @@ REVIEW_STATUSES = (UNREVIEWED, *STATUS_OF_DECISION.values())
 # Lowest first, as scoring.bands' cut-points rise: scoring.score assigns them from the calibrated
 # probability and defines them; the service says the same words.
 BANDS = SCORE_BANDS
-INSUFFICIENT_DATA = INSUFFICIENT  # below scoring.min_coverage: listed apart, never ranked or banded
+INSUFFICIENT_DATA = INSUFFICIENT  # low coverage or no placement (scoring.score.not_ranked_reasons): listed apart
 
 
 def roles_with(permission: str) -> list[str]:

@@ -177,29 +177,37 @@ def beats_section(inputs: ResultsInputs) -> tuple[list[str], list[Sentence]]:
 
 def missing_section(inputs: ResultsInputs) -> tuple[list[str], Goal]:
     p = inputs.profile
-    m = missing_shap(inputs.shap_values, inputs.panel, p["target"], p["horizon"])
-    placed = missing_shap(inputs.shap_values, inputs.panel, p["target"], p["horizon"], placed_only=True)
+    every = missing_shap(inputs.shap_values, inputs.panel, p["target"], p["horizon"])
+    m = missing_shap(inputs.shap_values, inputs.panel, p["target"], p["horizon"], ranked_in=inputs.scores)
+    apart = every.rows - m.rows
+    latest = inputs.scores[inputs.scores["year"] == m.year]
+    reasons = latest["not_ranked"].fillna("").value_counts()
+    why = "; ".join(f"{n} {reason}" for reason, n in reasons.items() if reason) or "none"
     goal = Goal(
         f"at most {GOAL_MISSING_SHAP:.0%} of the latest scored year's mean |SHAP| on missing values",
         "met" if m.share <= GOAL_MISSING_SHAP else "not met",
-        f"{m.share:.1%} of |SHAP| in {m.year}; {len(m.flagged)} of {m.rows} countries with a missing value "
-        "among their top-3 drivers",
-        {"share": m.share, "flagged": float(len(m.flagged)), "rows": float(m.rows)},
+        f"{m.share:.1%} of |SHAP| over the {m.rows} ranked country-years of {m.year} ({every.share:.1%} with the "
+        f"{apart} listed apart); {len(m.flagged)} of {m.rows} with a missing value among their top-3 drivers",
+        {"share": m.share, "flagged": float(len(m.flagged)), "rows": float(m.rows),
+         "share_every_row": every.share},
     )
     shown = ", ".join(m.flagged[:20]) + (f" and {len(m.flagged) - 20} more" if len(m.flagged) > 20 else "")
+    shown_every = ", ".join(every.flagged[:20]) + (f" and {len(every.flagged) - 20} more"
+                                                   if len(every.flagged) > 20 else "")
     return [
         "## 6. Missing values in the latest scored year",
         "",
-        f"In {m.year} ({m.rows} country-years scored by the served model) **{m.share:.1%}** of the total "
+        f"In {m.year} the served model ranks {m.rows} country-years; on them **{m.share:.1%}** of the total "
         f"|SHAP| falls on feature values that are missing in the panel (goal ≤ {GOAL_MISSING_SHAP:.0%}: "
         f"{goal.status}). {len(m.flagged)} {'country has' if len(m.flagged) == 1 else 'countries have'} a "
         "missing value among their top-3 drivers" + (f": {shown}." if m.flagged else "."),
         "",
-        f"Among the {placed.rows} countries with a placement in {placed.year} (without the unranked "
-        f"territories, whose current placement is missing by definition): **{placed.share:.1%}** of |SHAP| "
-        f"on missing values, {len(placed.flagged)} with a missing value among their top-3 drivers"
-        + (f" ({', '.join(placed.flagged[:20])}{' …' if len(placed.flagged) > 20 else ''})." if placed.flagged
-           else "."),
+        f"The other {apart} country-years of {m.year} are scored but listed apart as insufficient data, never "
+        f"ranked or banded (`scores.csv` column `not_ranked` says why: {why}). A government the TIP report does "
+        "not rank has no current placement, which the model reads, and the backtest never measured a score "
+        f"without one. Counting them too, {every.share:.1%} of |SHAP| is on missing values "
+        f"and {len(every.flagged)} countries have one among their top-3 drivers"
+        + (f" ({shown_every})." if every.flagged else "."),
         "",
         "The features whose missing values carry the most |SHAP| (share of the year's total):",
         "",

@@ -85,12 +85,12 @@ def missing_shap(
     target: str,
     horizon: int,
     top: int = 3,
-    placed_only: bool = False,
+    ranked_in: pd.DataFrame | None = None,
 ) -> MissingShap:
     """How much of the latest scored year's |SHAP| sits on values missing in the panel (NaN cells).
 
-    `placed_only`: only the countries with a placement (a known listed status) that year, i.e.
-    without the unranked territories whose current placement is missing by definition.
+    `ranked_in`: the served scores; only their ranked rows count (the rows listed apart as
+    insufficient data, e.g. territories the TIP report never ranks, get no rank or band).
     """
     from training.targets import add_targets
 
@@ -100,9 +100,11 @@ def missing_shap(
     frame = add_targets(panel, target, horizon)  # the current placement columns too
     columns = list(dict.fromkeys(["current_listed", *features]))
     values = s[["iso3", "year"]].merge(frame[["iso3", "year", *columns]], on=["iso3", "year"], how="left")
-    if placed_only:
-        placed = values["current_listed"].notna().to_numpy()
-        s, values = s[placed], values[placed]
+    if ranked_in is not None:
+        ranked = ranked_in.loc[ranked_in["not_ranked"].fillna("") == "", ["iso3", "year"]]
+        kept = s[["iso3", "year"]].merge(ranked.assign(_ranked=True), on=["iso3", "year"], how="left")
+        keep = kept["_ranked"].eq(True).to_numpy()
+        s, values = s[keep], values[keep]
     missing = values[features].isna().to_numpy()
     strength = s[features].abs().to_numpy(float)
     total = strength.sum()

@@ -252,6 +252,11 @@ def test_missing_value_share_of_shap_counts_only_missing_cells():
     assert m.year == 2024 and m.rows == 2
     assert m.share == pytest.approx((3.0 + 0.5) / (3.0 + 1.0 + 1.0 + 0.5))
     assert m.flagged == ["AAA"]  # AAA's top driver (a) is missing; BBB's (a = 1.0) is not
+    scores = pd.DataFrame({"iso3": ["AAA", "BBB", "AAA"], "year": [2024, 2024, 2023],
+                           "not_ranked": ["no TIP placement, which this model reads", "", ""]})
+    ranked = missing_shap(shap_values, panel, "t2wl_or_t3", 1, top=1, ranked_in=scores)
+    assert ranked.rows == 1 and ranked.flagged == []  # only BBB is ranked in 2024
+    assert ranked.share == pytest.approx(0.5 / 1.5)
 
 
 def test_inferred_negatives_are_counted_where_backtest_rows_use_them():

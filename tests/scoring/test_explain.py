@@ -114,7 +114,22 @@ def test_every_score_row_carries_provenance(stored, pipeline):
     assert scores["run_id"].str.len().eq(32).all()
     assert set(scores["band"]) <= {"low", "elevated", "high", "insufficient data"}
     thin = scores["coverage"].isna() | (scores["coverage"] < pipeline.params.scoring.min_coverage)
-    assert (scores.loc[thin, "band"] == "insufficient data").all() and not (scores.loc[~thin, "band"] ==
-                                                                           "insufficient data").any()
+    panel = load_panel(pipeline.features.directory)[0]
+    placed = add_targets(panel, "t2wl_or_t3", 1)["current_listed"].notna().to_numpy()
+    apart = thin.to_numpy() | ~placed  # the product model reads the current placement
+    assert (scores.loc[apart, "band"] == "insufficient data").all() and not (scores.loc[~apart, "band"] ==
+                                                                            "insufficient data").any()
+    assert (scores["not_ranked"][apart] != "").all() and (scores["not_ranked"][~apart] == "").all()
     latest = scores["year"].max()
     assert not scores.loc[scores["year"] == latest, "in_training"].any(), "the newest year is a forecast"
+
+
+def test_rows_are_listed_apart_for_low_coverage_or_a_missing_placement(pipeline):
+    from scoring.score import LOW_COVERAGE, NO_PLACEMENT, band, not_ranked_reasons
+    sp = pipeline.params.scoring
+    coverage = np.array([0.9, 0.1, np.nan, 0.9])
+    placed = np.array([True, True, True, False])
+    assert list(not_ranked_reasons(coverage, sp, placed)) == ["", LOW_COVERAGE, LOW_COVERAGE, NO_PLACEMENT]
+    assert list(not_ranked_reasons(coverage, sp)) == ["", LOW_COVERAGE, LOW_COVERAGE, ""]  # proxy-only model
+    bands = band(np.array([0.99, 0.99, 0.99, 0.99]), sp, coverage, placed)
+    assert list(bands) == ["high", "insufficient data", "insufficient data", "insufficient data"]
