@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.build_context import BuildContext
 from features.readers import FILE, ROW, iso3_from_codes, read_table, to_number, to_year
-from features.registry import Column, Download
+from features.registry import Column, Download, register_source
 
 GLOB = "vdem/vdem_v14_*.csv"
 FILE_NAME = "vdem/vdem_v14_judicial_media_corruption_subset_1970_2023_derived.csv"
@@ -61,3 +62,19 @@ def read(files: Mapping[str, list[Path]], measures: Mapping[str, tuple[str, tupl
             frame[col] = to_number(raw, code)
         frames.append(frame[frame["iso3"].notna()])
     return pd.concat(frames, ignore_index=True)
+
+
+def register(name: str, family: str, measures: Mapping[str, tuple[str, tuple, str]], description: str, *,
+             lineage: tuple[str, ...] = LINEAGE, label_construct: tuple[str, ...] = ()):
+    """Register a vdem_* source reading `measures` from the one V-Dem file; returns its build function.
+
+    Every vdem_* source shares the file, its download, the publisher and the one-year lag; only the
+    measures, the family, the lineage and the description (the caller module's docstring) differ.
+    """
+    def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
+        return read(files, measures)
+
+    return register_source(name=name, family=family, publisher=PUBLISHER, raw_globs={"table": GLOB},
+                           downloads=(DOWNLOAD,), columns=columns(measures), available_after_years=1,
+                           lineage=lineage, label_construct=label_construct,
+                           description=description.strip())(build)

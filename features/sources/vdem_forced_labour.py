@@ -9,13 +9,6 @@ index, `v2clslavem` / `v2clslavef` latent scores (higher = freer). Reading, cale
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
-import pandas as pd
-
-from features.build_context import BuildContext
-from features.registry import register_source
 from features.sources import _vdem
 
 MEASURES = {
@@ -25,16 +18,5 @@ MEASURES = {
 }
 
 
-@register_source(
-    name="vdem_forced_labour",
-    family="governance",
-    publisher=_vdem.PUBLISHER,
-    raw_globs={"table": _vdem.GLOB},
-    downloads=(_vdem.DOWNLOAD,),
-    columns=_vdem.columns(MEASURES),
-    available_after_years=1,
-    lineage=_vdem.LINEAGE,
-    label_construct=tuple(col for col, _, _ in MEASURES.values()),
-)
-def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
-    return _vdem.read(files, MEASURES)
+build = _vdem.register("vdem_forced_labour", "governance", MEASURES, __doc__,
+                       label_construct=tuple(col for col, _, _ in MEASURES.values()))

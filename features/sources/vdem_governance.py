@@ -9,13 +9,6 @@ not read: democracy_indices holds it (inverted). Reading, codes, calendar: _vdem
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
-import pandas as pd
-
-from features.build_context import BuildContext
-from features.registry import register_source
 from features.sources import _vdem
 
 MEASURES = {
@@ -27,16 +20,6 @@ MEASURES = {
 }
 
 
-@register_source(
-    name="vdem_governance",
-    family="governance",
-    publisher=_vdem.PUBLISHER,
-    raw_globs={"table": _vdem.GLOB},
-    downloads=(_vdem.DOWNLOAD,),
-    columns=_vdem.columns(MEASURES),
-    available_after_years=1,
-    # v2x_corr averages four parts, one of them vdem_judicial's v2jucorrdc (V-Dem codebook)
-    lineage=(*_vdem.LINEAGE, "vdem_judicial"),
-)
-def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
-    return _vdem.read(files, MEASURES)
+# v2x_corr averages four parts, one of them vdem_judicial's v2jucorrdc (V-Dem codebook)
+build = _vdem.register("vdem_governance", "governance", MEASURES, __doc__,
+                       lineage=(*_vdem.LINEAGE, "vdem_judicial"))

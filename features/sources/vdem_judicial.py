@@ -7,13 +7,6 @@ more rule of law). Reading, country codes and calendar: features/sources/_vdem.p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
-import pandas as pd
-
-from features.build_context import BuildContext
-from features.registry import register_source
 from features.sources import _vdem
 
 MEASURES = {
@@ -25,15 +18,4 @@ MEASURES = {
 }
 
 
-@register_source(
-    name="vdem_judicial",
-    family="judicial",
-    publisher=_vdem.PUBLISHER,
-    raw_globs={"table": _vdem.GLOB},
-    downloads=(_vdem.DOWNLOAD,),
-    columns=_vdem.columns(MEASURES),
-    available_after_years=1,
-    lineage=_vdem.LINEAGE,
-)
-def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
-    return _vdem.read(files, MEASURES)
+build = _vdem.register("vdem_judicial", "judicial", MEASURES, __doc__)

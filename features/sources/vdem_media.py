@@ -8,13 +8,6 @@ calendar: features/sources/_vdem.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
-import pandas as pd
-
-from features.build_context import BuildContext
-from features.registry import register_source
 from features.sources import _vdem
 
 MEASURES = {
@@ -24,15 +17,4 @@ MEASURES = {
 }
 
 
-@register_source(
-    name="vdem_media",
-    family="press",
-    publisher=_vdem.PUBLISHER,
-    raw_globs={"table": _vdem.GLOB},
-    downloads=(_vdem.DOWNLOAD,),
-    columns=_vdem.columns(MEASURES),
-    available_after_years=1,
-    lineage=_vdem.LINEAGE,
-)
-def build(files: Mapping[str, list[Path]], context: BuildContext) -> pd.DataFrame:
-    return _vdem.read(files, MEASURES)
+build = _vdem.register("vdem_media", "press", MEASURES, __doc__)
