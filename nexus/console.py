@@ -7,6 +7,9 @@ so nothing imports the root and the root only composes them.
 
 from __future__ import annotations
 
+import logging
+import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +42,32 @@ class Session:
 _session = Session()
 
 
+# MLflow's own chatter that says nothing a nexus user can act on: our pyfunc is a Python object by
+# design (training/pyfunc.py), and our dataset source resolves to the same class either way.
+LIBRARY_NOISE = (
+    ("mlflow.pyfunc", "Passing a Python object as `python_model`"),
+)
+
+
+def _drop_noise(record: logging.LogRecord) -> bool:
+    return not any(record.name == name and record.getMessage().startswith(text) for name, text in LIBRARY_NOISE)
+
+
+def quiet_libraries(debug: bool) -> None:
+    """Progress lines only: MLflow's INFO lines (store creation, migrations) and known noise stay off
+    unless --debug. MLFLOW_LOGGING_LEVEL set by the user wins."""
+    if debug:
+        return
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    logging.getLogger("mlflow.pyfunc").addFilter(_drop_noise)
+    warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+
+
 def open_session(params_path: Path, overrides: Sequence[str], debug: bool) -> Session:
     """Called once per command line by the root callback."""
     global _session
     _session = Session(Path(params_path), list(overrides), debug)
+    quiet_libraries(debug)
     return _session
 
 
