@@ -200,7 +200,8 @@ def missing_section(inputs: ResultsInputs) -> tuple[list[str], Goal]:
         f"In {m.year} the served model ranks {m.rows} country-years; on them **{m.share:.1%}** of the total "
         f"|SHAP| falls on feature values that are missing in the panel (goal ≤ {GOAL_MISSING_SHAP:.0%}: "
         f"{goal.status}). {len(m.flagged)} {'country has' if len(m.flagged) == 1 else 'countries have'} a "
-        "missing value among their top-3 drivers" + (f": {shown}." if m.flagged else "."),
+        f"missing value among {'its' if len(m.flagged) == 1 else 'their'} top-3 drivers"
+        + (f": {shown}." if m.flagged else "."),
         "",
         f"The other {apart} country-years of {m.year} are scored but listed apart as insufficient data, never "
         f"ranked or banded (`scores.csv` column `not_ranked` says why: {why}). A government the TIP report does "
