@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from nexus.console import current_params, load_with_raw, progress, session
+from nexus.console import command_line, current_params, load_with_raw, progress, session
 
 app = typer.Typer(add_completion=False)
 experiment_app = typer.Typer(no_args_is_help=True, help="Declared experiments: experiments/<name>.yaml.")
@@ -70,7 +70,7 @@ def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
             out: Path = typer.Option(Path("docs/results.md"), help="the page (results_coverage.csv beside)"),
             force: bool = typer.Option(False, help="rebuild every stage")):
     """Train every variant and horizon, score, and write the results page (experiments/results/)."""
-    from experiments.results import command_line, write_results
+    from experiments.results import write_results
 
     params, paths = load_with_raw(raw)
     s = session()
@@ -83,7 +83,6 @@ def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
 def signals(raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
             out: Path = typer.Option(Path("docs/signals.md"), help="the page (the plot beside it, .png)")):
     """A scorecard per source: coverage, lineage, redundancy and added value; one MLflow run per source."""
-    from experiments.results import command_line
     from experiments.signals_page import write_signals
 
     params, paths = load_with_raw(raw)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from nexus.console import load_with_raw, progress, session
+from nexus.console import command_line, load_with_raw, progress, session
 
 app = typer.Typer(add_completion=False)
 data_app = typer.Typer(no_args_is_help=True, help="The publishers' files: fetch them into the raw folder.")
@@ -100,18 +100,15 @@ def measurement_map(
     out: Path = typer.Option(Path("docs/measurement-map.md"), help="the page (the figure beside it, .png)"),
 ):
     """Correlations among the trafficking and corruption measures, lineage drawn, shared inputs removed."""
-    import os
-
     from features.measurement_map import build_map
     from features.measurement_map_page import write_page
 
     params, paths = load_with_raw(raw)
     build = build_and_report(params, paths)
     s = session()
-    raw_shown = ["--raw", os.path.relpath(raw.resolve(), s.base_dir)] if raw is not None else []
-    shown = ["nexus", "--params", s.params_path.name, "measurement-map", *raw_shown]
-    key = build.manifest.key.split(":")[-1][:12]
-    page, figure = write_page(build_map(build.directory), out, key, " ".join(shown))
+    shown = command_line(s.params_path, raw, s.overrides, subcommand="measurement-map")
+    panel = build.manifest.outputs["panel.parquet"][:len("sha256:") + 12]  # its content, not its build key
+    page, figure = write_page(build_map(build.directory), out, panel, shown)
     typer.echo(f"measurement map: {page} (and {figure})")
 
 

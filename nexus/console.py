@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,3 +89,18 @@ def load_with_raw(raw: Path | None, extra: Sequence[str] = ()):
 def progress(msg: str) -> None:
     """Progress goes to stderr, results to stdout."""
     typer.echo(f"  · {msg}", err=True)
+
+
+def command_line(params_path: Path, raw: Path | None, overrides: Sequence[str] = (),
+                 subcommand: str = "results") -> str:
+    """The command as a generated page shows it: the params file by name, raw relative to it, no path overrides."""
+    # abspath, not resolve: a linked ../shared stays as named
+    base = Path(os.path.abspath(params_path)).parent
+    parts = ["nexus", "--params", Path(params_path).name]
+    for text in overrides:
+        if not text.split("=", 1)[0].strip().startswith("paths."):
+            parts += ["--set", shlex.quote(text)]
+    parts.append(subcommand)
+    if raw is not None:
+        parts += ["--raw", os.path.relpath(os.path.abspath(raw), base)]
+    return " ".join(parts)

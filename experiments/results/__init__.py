@@ -17,13 +17,11 @@ Modules, lowest first (each imports only those above it): models (what the page 
 it names them), inputs (what gather returns), markdown (number and table formatting), view
 (lookups into the evaluation tables), sentences (directions and goals), tables (numbers → tables),
 gather, the four *_sections modules (the page's sections), render; this file holds the entry
-points `nexus results` calls (write_results, command_line) and re-exports the public names.
+point `nexus results` calls (write_results) and re-exports the public names.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -58,25 +56,10 @@ __all__ = [
     "BASELINE_ORDER", "ERA", "GOAL_MISSING_SHAP", "GOAL_TOP_K_SHARE", "HORIZONS", "INDEPENDENT",
     "MODEL_LABEL", "MODEL_ORDER", "NO_SINGLE_VINTAGE", "PAIRED", "PERSISTENCE", "PRODUCT", "PROXY_ONLY",
     "SHORT", "SHOWN", "SINGLE_VINTAGE", "SUBSET_METRIC", "VARIANTS", "Goal", "MissingShap", "Page",
-    "ResultsInputs", "Sentence", "Training", "Variant", "combined_predictions", "command_line",
+    "ResultsInputs", "Sentence", "Training", "Variant", "combined_predictions",
     "coverage_table", "direction", "gather", "inferred_usage", "label_table", "missing_shap", "render",
     "sentence", "variant_params", "write_page", "write_results",
 ]
-
-
-def command_line(params_path: Path, raw: Path | None, overrides: Sequence[str] = (),
-                 subcommand: str = "results") -> str:
-    """The command as a page shows it: the params file by name, raw relative to it, no path overrides."""
-    # abspath, not resolve: a linked ../shared stays as named
-    base = Path(os.path.abspath(params_path)).parent
-    parts = ["nexus", "--params", Path(params_path).name]
-    for text in overrides:
-        if not text.split("=", 1)[0].strip().startswith("paths."):
-            parts += ["--set", shlex.quote(text)]
-    parts.append(subcommand)
-    if raw is not None:
-        parts += ["--raw", os.path.relpath(os.path.abspath(raw), base)]
-    return " ".join(parts)
 
 
 def write_results(

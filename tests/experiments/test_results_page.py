@@ -17,7 +17,6 @@ from experiments.results import (
     PRODUCT,
     PROXY_ONLY,
     SHORT,
-    command_line,
     direction,
     gather,
     inferred_usage,
@@ -25,6 +24,7 @@ from experiments.results import (
     missing_shap,
     render,
 )
+from nexus.console import command_line
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCE = re.compile(
