@@ -94,6 +94,22 @@ def signals(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
                f"{params.training.experiment_name}-signals; {time.perf_counter() - started:.0f}s")
 
 
+@app.command("other-targets")
+def other_targets(
+        raw: Path | None = typer.Option(None, "--raw", help="read the raw files here (not paths.raw)"),
+        out: Path = typer.Option(Path("docs/other-targets.md"), help="the page")):
+    """Models of the GSI response and the OC Index trafficking score vs the TIP model: ranking agreement."""
+    from experiments.other_targets_page import write_other_targets
+
+    params, paths = load_with_raw(raw)
+    s = session()
+    started = time.perf_counter()
+    command = command_line(s.params_path, raw, s.overrides, subcommand="other-targets")
+    page, _, runs = write_other_targets(params, paths, out, command=command, progress=progress)
+    typer.echo(f"other targets: {page}; {len(runs)} MLflow runs in "
+               f"{params.training.experiment_name}-other-targets; {time.perf_counter() - started:.0f}s")
+
+
 @experiment_app.command("list")
 def list_command():
     """Every declared experiment, its question and its overrides (a broken file is named, not skipped)."""

@@ -126,8 +126,16 @@ class EnsembleParams(Section):
     min_feature_coverage: float = Field(ge=0, le=1)  # a feature is used at an origin only if this share of its rows has it
 
 
+class TargetCuts(Section):
+    """Where the non-TIP targets (training/targets.py EDITION_TARGETS) turn positive; declared, not fitted."""
+
+    gsi_weakest_share: float = Field(gt=0, lt=1)      # gsi_weak_response: this weakest share of each edition
+    ocindex_ht_min_score: float = Field(ge=1, le=10)  # ocindex_ht_high: trafficking market score >= this
+
+
 class TrainingParams(Section):
-    target: Literal["t2wl_or_t3", "t3"]
+    target: Literal["t2wl_or_t3", "t3", "gsi_weak_response", "ocindex_ht_high"]
+    target_cuts: TargetCuts
     horizon_years: int = Field(ge=1, le=5)
     include_label_history: bool
     independent_sources_only: bool
@@ -234,6 +242,14 @@ class SignalsParams(Section):
     min_pairs: int = Field(ge=3)   # fewer country-years observing both columns: no correlation is shown
 
 
+class OtherTargetsParams(Section):
+    """`nexus other-targets`: the TIP-based model against models of other trafficking measures."""
+
+    reference_experiment: str = Field(min_length=1)   # the TIP-based model (experiments/<name>.yaml)
+    targets: list[Literal["gsi_weak_response", "ocindex_ht_high"]] = Field(min_length=1)
+    top_n: int = Field(ge=1)      # the ranking's head compared: overlap of the top-n lists
+
+
 class Params(Section):
     seed: int
     paths: PathsParams
@@ -245,6 +261,7 @@ class Params(Section):
     promotion: PromotionParams
     scoring: ScoringParams
     signals: SignalsParams
+    other_targets: OtherTargetsParams
 
     def resolved_paths(self, base: Path) -> PathsParams:
         """Paths made absolute against the params file's folder (URIs left as they are)."""

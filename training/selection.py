@@ -37,16 +37,22 @@ def check_exclusions(names: list[str]) -> None:
 def select_features(catalog: dict, params: TrainingParams) -> list[str]:
     """Feature columns after exclusions by name, source or family; label history only if asked."""
     check_exclusions(params.exclude_features)
+    from training.targets import leaking_sources
+
     excluded = set(params.exclude_features)
+    sources, labels = panel_sources(catalog)
     if params.independent_sources_only:
         from features.lineage import dependent_sources
 
-        sources, labels = panel_sources(catalog)
         excluded |= dependent_sources(sources, *labels)
+    # an edition target's own source and those sharing its inputs are never features; GSI's response
+    # reads the TIP report, so its model reads no placement either
+    leaks = leaking_sources(params.target, sources)
+    excluded |= leaks
     chosen = [c for c, info in catalog.items()  # label-construct columns (registry) measure the label itself
               if info["family"] != "label" and not info.get("label_construct")
               and not excluded & {c, info["source"], info["family"]}]
-    if params.include_label_history:
+    if params.include_label_history and not leaks & set(labels):
         from training.targets import PLACEMENT_FEATURES
 
         chosen += list(PLACEMENT_FEATURES)

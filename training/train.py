@@ -40,7 +40,7 @@ from training.calibration import coverage_table, expected_calibration_error
 from training.forecasts import FORECAST_KEYS
 from training.metrics import score_metrics
 from training.selection import select_features
-from training.targets import add_targets, target_column
+from training.targets import add_targets, target_column, target_provenance
 from training.train_log import (
     BACKTEST,
     BACKTEST_SHAP,
@@ -66,10 +66,13 @@ class TrainResult:
         return json.loads((self.directory / METRICS_FILE).read_text(encoding="utf-8"))
 
 
-def labelled_rows(panel: pd.DataFrame, params: TrainingParams) -> tuple[pd.DataFrame, str]:
+def labelled_rows(panel: pd.DataFrame, params: TrainingParams,
+                  provenance: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
+    """The panel with its target; an edition target also reads the panel's provenance (targets.py)."""
     frame = add_targets(panel, params.target, params.horizon_years,
                         first_report_year=params.label.first_report_year,
-                        min_evidence=params.label.min_evidence or None)
+                        min_evidence=params.label.min_evidence or None, cuts=params.target_cuts,
+                        provenance=provenance)
     return frame, target_column(params.target, params.horizon_years)
 
 
@@ -192,7 +195,7 @@ def train(params: Params, paths: PathsParams, features: FeatureBuild, *, force: 
 
     started_ms = int(time.time() * 1000)   # the MLflow run spans the whole training, not just its logging
     panel, catalog, feature_manifest = load_panel(features.directory)
-    frame, target = labelled_rows(panel, tp)
+    frame, target = labelled_rows(panel, tp, target_provenance(features.directory, tp.target))
     chosen = select_features(catalog, tp)
     step(f"backtest: {len(chosen)} features, K={tp.ensemble.n_members} boosters, origins "
          f"{tp.backtest.first_origin}–{tp.backtest.holdout_first_origin - 1} (development) and "
