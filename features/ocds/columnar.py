@@ -14,8 +14,13 @@ rules as the Python path, so counts and first bad lines agree. Settings per publ
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -33,7 +38,9 @@ from nexus.processes import owned_temp_dir
 CHUNK_BYTES = 32 << 20
 MEMORY_LIMIT = "512MB"
 _NON_FINITE = re.compile(rb"[:,\[]\s*-?(?:NaN|Infinity)")
-_BLANK = "trim(text, E' \\t\\n\\r\\x0b\\x0c') <> ''"
+# Not blank: some byte outside Python's bytes.strip() set. A regex that stops at the first such byte,
+# where trim(text) <> '' copies every line (it cost more than parsing the JSON).
+_BLANK = "regexp_matches(text, '[^ \\t\\n\\r\\x0b\\x0c]')"
 
 
 def _reject_constant(name: str):
@@ -73,8 +80,58 @@ def _package_chunk(path: Path) -> tuple[np.ndarray, list[bytes], int]:
     return np.array([p for p, _ in entries], dtype=np.int64), lines, max((p for p, _ in entries), default=0)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One chunk ready for DuckDB: line numbers, raw and UTF-8 text, and the lines to vet in Python."""
+
+    numbers: np.ndarray
+    binary: pa.Array
+    text: pa.Array
+    table: pa.Table
+    suspects: frozenset[int]  # positions of lines that may hold NaN or Infinity
+    undecodable: tuple[int, ...]  # line numbers that are not UTF-8 (the Python path: not JSON)
+
+
+def prepare_chunk(numbers: np.ndarray, lines: list[bytes] | bytes) -> Prepared:
+    """The Python and Arrow half of loading a chunk, which needs no database: it runs on a second
+    thread while DuckDB parses the chunk before (numpy, Arrow and file reads release the GIL).
+    """
+    if isinstance(lines, bytes):
+        block = lines
+        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
+        offsets = np.concatenate([[0], ends]).astype(np.int32)
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+        binary = pa.Array.from_buffers(pa.binary(), len(ends), buffers)
+        suspects = ({int(np.searchsorted(ends, m.start(), "right")) for m in _NON_FINITE.finditer(block)}
+                    if b"NaN" in block or b"Infinity" in block else set())
+    else:
+        binary = pa.array(lines, pa.binary())
+        suspects = set()
+    undecodable = []
+    try:
+        text = binary.cast(pa.string())
+    except pa.ArrowInvalid:  # invalid UTF-8: the Python path calls such lines not JSON
+        decodable = binary.to_pylist()
+        for i, line in enumerate(decodable):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                undecodable.append(int(numbers[i]))
+                decodable[i] = b"\n"
+                suspects.discard(i)
+        text = pa.array(decodable, pa.binary()).cast(pa.string())
+    table = pa.table({"no": numbers, "text": text})
+    return Prepared(numbers, binary, text, table, frozenset(suspects), tuple(undecodable))
+
+
 class ColumnarRun:
-    """One build's DuckDB database (in a temporary folder) and the problems found while loading."""
+    """One build's DuckDB database (in a temporary folder) and the problems found while loading.
+
+    Chunks load on `workers` cursors at once (one per allowed thread): a chunk's statements scan
+    tables smaller than one DuckDB row group (122,880 rows), which DuckDB runs on one thread, so
+    the cores are used by loading several chunks side by side. Each cursor keeps its own temporary
+    tables; `rel` and `bids_all` are shared tables that every cursor appends to.
+    """
 
     def __init__(self, folder: str, threads: int | None, memory_limit: str):
         self.con = duckdb.connect(str(Path(folder) / "ocds.duckdb"))
@@ -85,39 +142,36 @@ class ColumnarRun:
         self.con.execute(sql.MACROS)
         self.problems: dict[tuple[str, str], list[int]] = {}
         self.created = False
+        self.workers = max(1, int(threads or os.cpu_count() or 1))
+        self._lock = threading.Lock()
+        self._free: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(self.workers):
+            self._free.put(self.con.cursor())
 
     def count(self, source: str, kind: str, line: int) -> None:
-        entry = self.problems.setdefault((source, kind), [0, line])
-        entry[0] += 1
-        entry[1] = min(entry[1], line)
+        with self._lock:
+            entry = self.problems.setdefault((source, kind), [0, line])
+            entry[0] += 1
+            entry[1] = min(entry[1], line)
 
-    def load(self, numbers: np.ndarray, lines: list[bytes] | bytes, file_id: int, source: str,
-             publisher_index: int) -> None:
-        """Parse one chunk (a bytes block of whole lines, or a list of lines) into table `rel`."""
-        if isinstance(lines, bytes):
-            block = lines
-            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
-            offsets = np.concatenate([[0], ends]).astype(np.int32)
-            binary = pa.Array.from_buffers(pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
-            suspects = ({int(np.searchsorted(ends, m.start(), "right")) for m in _NON_FINITE.finditer(block)}
-                        if b"NaN" in block or b"Infinity" in block else set())
-        else:
-            binary = pa.array(lines, pa.binary())
-            suspects = set()
+    def load(self, prepared: Prepared, file_id: int, source: str, publisher_index: int) -> None:
+        """Parse one prepared chunk (`prepare_chunk`) into table `rel`, on the next free cursor."""
+        con = self._free.get()
         try:
-            text = binary.cast(pa.string())
-        except pa.ArrowInvalid:  # invalid UTF-8: the Python path calls such lines not JSON
-            decodable = binary.to_pylist()
-            for i, line in enumerate(decodable):
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    self.count(source, "not JSON", int(numbers[i]))
-                    decodable[i] = b"\n"
-                    suspects.discard(i)
-            text = pa.array(decodable, pa.binary()).cast(pa.string())
-        chunk = pa.table({"no": numbers, "text": text})
-        self.con.register("chunk", chunk)
+            self._load(con, prepared, file_id, source, publisher_index)
+        finally:
+            self._free.put(con)
+
+    def close(self) -> None:
+        while not self._free.empty():
+            self._free.get().close()
+        self.con.close()
+
+    def _load(self, con, prepared: Prepared, file_id: int, source: str, publisher_index: int) -> None:
+        numbers, binary, suspects = prepared.numbers, prepared.binary, set(prepared.suspects)
+        for line in prepared.undecodable:
+            self.count(source, "not JSON", line)
+        con.register("chunk", prepared.table)
         facts = publisher(publisher_of(source))
         if set(facts.settings.indicators) != set(INDICATORS):
             raise ValueError(f"the columnar engine runs every indicator; {source}'s settings select some")
@@ -127,31 +181,62 @@ class ColumnarRun:
 
         bad = {int(numbers[i]) for i in suspects if self._vetoed(binary[i].as_py(), source, int(numbers[i]))}
         try:
-            self.con.execute(sql.stage_sql(file_id, facts.country, _BLANK, sorted(bad)))
+            con.execute(sql.stage_sql(file_id, facts.country, _BLANK, sorted(bad)))
         except duckdb.InvalidInputException:  # some line is not JSON: find them, then load the rest
-            invalid = self.con.execute(f"SELECT no FROM chunk WHERE {_BLANK} AND NOT json_valid(text)").fetchall()
+            invalid = con.execute(f"SELECT no FROM chunk WHERE {_BLANK} AND NOT json_valid(text)").fetchall()
             bad |= {no for (no,) in invalid if self._vetoed(raw(no), source, no)}
-            self.con.execute(sql.stage_sql(file_id, facts.country, _BLANK, sorted(bad)))
-        vetoed = [no for (no,) in self.con.execute("SELECT no FROM stage WHERE json_type(r.ocid) IS DISTINCT FROM "
-                                                    "'VARCHAR'").fetchall() if self._vetoed(raw(no), source, no)]
+            con.execute(sql.stage_sql(file_id, facts.country, _BLANK, sorted(bad)))
+        untyped = con.execute("SELECT no FROM stage WHERE json_type(r.ocid) IS DISTINCT FROM 'VARCHAR'").fetchall()
+        vetoed = [no for (no,) in untyped if self._vetoed(raw(no), source, no)]
         if vetoed:
-            self.con.execute(f"DELETE FROM stage WHERE no IN ({', '.join(map(str, vetoed))})")
-        self.con.unregister("chunk")
+            con.execute(f"DELETE FROM stage WHERE no IN ({', '.join(map(str, vetoed))})")
+        con.unregister("chunk")
         statements = sql.normalise_sql(facts.settings, facts.country, publisher_index)
         for statement in statements[:-1]:
-            self.con.execute(statement)
-        if not self.created:
-            self.con.execute("CREATE TEMP TABLE rel AS SELECT * FROM rel_chunk LIMIT 0; CREATE TEMP TABLE bids_all "
-                             "(ord BIGINT, i BIGINT, st VARCHAR, sole VARCHAR, amt DOUBLE, cur VARCHAR, submitted BOOLEAN)")
-        self.con.execute("INSERT INTO rel SELECT * FROM rel_chunk")
-        self.con.execute(statements[-1])
-        self.created = True
+            con.execute(statement)
+        with self._lock:
+            if not self.created:
+                con.execute("CREATE TABLE rel AS SELECT * FROM rel_chunk LIMIT 0; CREATE TABLE bids_all "
+                            "(ord BIGINT, i BIGINT, st VARCHAR, sole VARCHAR, amt DOUBLE, cur VARCHAR, "
+                            "submitted BOOLEAN)")
+                self.created = True
+        con.execute("INSERT INTO rel SELECT * FROM rel_chunk")
+        con.execute(statements[-1])
 
     def _vetoed(self, raw: bytes, source: str, line: int) -> bool:
         problem = line_problem(raw)
         if problem is not None:
             self.count(source, problem, line)
         return problem is not None
+
+
+_Chunk = tuple[int, Path, "Prepared | None", int]
+
+
+def _chunks(files: Sequence[Path], chunk_bytes: int) -> Iterator[_Chunk]:
+    """(file id, path, prepared chunk or None, lines of the file so far), in file and line order."""
+    for file_id, path in enumerate(map(Path, files)):
+        if not is_json_lines(path):
+            numbers, lines, count = _package_chunk(path)
+            yield file_id, path, prepare_chunk(numbers, lines) if lines else None, count
+            continue
+        count = 0
+        for first, block in _json_lines_chunks(path, chunk_bytes):
+            n = block.count(b"\n")
+            count = first + n - 1
+            yield file_id, path, prepare_chunk(np.arange(first, first + n, dtype=np.int64), block), count
+        if not count:
+            yield file_id, path, None, 0
+
+
+def _prepared_chunks(files: Sequence[Path], chunk_bytes: int) -> Iterator[_Chunk]:
+    """`_chunks`, one chunk ahead on a second thread, so reading and Arrow work overlap DuckDB's parse."""
+    chunks = _chunks(files, chunk_bytes)
+    with ThreadPoolExecutor(1, thread_name_prefix="ocds-read") as pool:
+        ahead = pool.submit(next, chunks, None)
+        while (item := ahead.result()) is not None:
+            ahead = pool.submit(next, chunks, None)
+            yield item
 
 
 def _fence_table(rows: pd.DataFrame, keys: list[str], fence) -> pd.DataFrame:
@@ -172,26 +257,27 @@ def process_partials_columnar(files: Sequence[Path], chunk_bytes: int = CHUNK_BY
     with owned_temp_dir(OCDS_TEMP_PREFIX, spill_root) as folder:
         run = ColumnarRun(folder, threads, memory_limit)
         try:
-            line_counts = {}
-            for file_id, path in enumerate(map(Path, files)):
-                index = names.index(publisher_of(path))
-                if is_json_lines(path):
-                    count = 0
-                    for first, block in _json_lines_chunks(path, chunk_bytes):
-                        n = block.count(b"\n")
-                        run.load(np.arange(first, first + n, dtype=np.int64), block, file_id, str(path), index)
-                        count = first + n - 1
-                else:
-                    numbers, lines, count = _package_chunk(path)
-                    if lines:
-                        run.load(numbers, lines, file_id, str(path), index)
-                line_counts[str(path)] = count
+            line_counts: dict[str, int] = {}
+            with ThreadPoolExecutor(run.workers, thread_name_prefix="ocds-load") as pool:
+                pending: set = set()
+                for file_id, path, prepared, count in _prepared_chunks(files, chunk_bytes):
+                    line_counts[str(path)] = count
+                    if prepared is None:
+                        continue
+                    if len(pending) >= run.workers:  # at most one chunk per cursor in memory
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            future.result()
+                    index = names.index(publisher_of(path))
+                    pending.add(pool.submit(run.load, prepared, file_id, str(path), index))
+                for future in pending:
+                    future.result()
             if not run.created:
                 return pd.DataFrame(), pd.DataFrame(), [PartitionReport(str(p), rows=line_counts.get(str(p), 0))
                                                         for p in files]
             return _reduce(run, [str(p) for p in files], settings, line_counts)
         finally:
-            run.con.close()
+            run.close()
 
 
 def _reduce(run: ColumnarRun, files: list[str], settings: dict, line_counts: dict):

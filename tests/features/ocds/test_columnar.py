@@ -178,3 +178,12 @@ def test_engines_agree_on_the_real_ocds_samples():
     assert len(files) >= 19
     new = _assert_same(files)
     assert new["processes"].sum() > 3000
+
+
+def test_chunks_loaded_side_by_side_give_the_result_of_one_cursor(random_files):
+    """Several cursors append chunks in whatever order they finish; the result must not depend on it."""
+    one, several = (process_partials_columnar(random_files[1:2], chunk_bytes=1 << 18, threads=n)
+                    for n in (1, 2))
+    pd.testing.assert_frame_equal(*(s.sort_values(KEYS, ignore_index=True) for s in (one[0], several[0])),
+                                  check_exact=False, rtol=1e-12)
+    assert one[2] == several[2]
