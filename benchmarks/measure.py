@@ -81,7 +81,8 @@ def run_command(cmd: list[str], *, env: dict | None = None, cwd: Path | None = N
     proc.returncode = os.waitstatus_to_exitcode(status)
     stdout, stderr = "".join(out_chunks), "".join(err_chunks)
     result = {"command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)), "returncode": proc.returncode,
-              "wall_s": wall, "peak_rss_mb": peak[0] / 2**20, "max_rss_mb": usage.ru_maxrss / 1024,
+              "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,  # the process and its reaped children
+              "peak_rss_mb": peak[0] / 2**20, "max_rss_mb": usage.ru_maxrss / 1024,
               "stdout": stdout[-4000:], "stderr": stderr[-4000:]}
     if parse_json and proc.returncode == 0:
         lines = [line for line in stdout.splitlines() if line.startswith("{")]

@@ -214,8 +214,11 @@ def render(r: dict, summary_only: bool = False) -> str:
     if "run" in r:
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["run"]["stages"].items())
         parts += ["## `nexus run` per stage", "", f"{stages}; total {r['run']['total_s']:.1f} s inside the command, "
-                  f"{r['run']['wall_s']:.1f} s wall including interpreter start and imports; peak RSS "
-                  f"{r['run']['peak_rss_mb']:.0f} MB.", ""]
+                  f"{r['run']['wall_s']:.1f} s wall including interpreter start and imports"
+                  + (f", {r['run']['cpu_s']:.1f} s CPU (user + system, 2 cores: a wall time below half of it "
+                     f"is out of reach; load average {r['run']['load_average'][0]:.1f} at the end)"
+                     if "cpu_s" in r["run"] else "")
+                  + f"; peak RSS {r['run']['peak_rss_mb']:.0f} MB.", ""]
     parts += ["## Where the time goes", ""]
     if "run" in r and "profile" in r["run"]:
         p = r["run"]["profile"]

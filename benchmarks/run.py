@@ -213,9 +213,10 @@ def bench_run(data: Path, world_set: list[str], profile: bool) -> dict:
     line = next(x for x in result["stdout"].splitlines() if x.startswith("timings:"))
     stages = {k: float(v.rstrip("s")) for k, v in (part.split() for part in
                                                    line.removeprefix("timings:").split(";")[0].split(","))}
-    out = {"wall_s": result["wall_s"], "total_s": float(line.split("total")[1].strip().rstrip("s")), "stages": stages,
+    out = {"wall_s": result["wall_s"], "cpu_s": result["cpu_s"], "load_average": os.getloadavg(),
+           "total_s": float(line.split("total")[1].strip().rstrip("s")), "stages": stages,
            "peak_rss_mb": result["peak_rss_mb"]}
-    log(f"nexus run: {out['wall_s']:.1f}s wall, stages {stages}")
+    log(f"nexus run: {out['wall_s']:.1f}s wall, {out['cpu_s']:.1f}s CPU, stages {stages}")
     if profile:
         folder, sets = _fresh_run_dir(data, "nexus-run-profiled", world_set)
         params = folder / "params.yaml"

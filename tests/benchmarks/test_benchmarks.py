@@ -59,4 +59,6 @@ def test_report_renders_model_and_run_sections():
                        "peak_rss_mb": 900.0}}
     text = report.render(results)
     assert "1.020×" in text and "| `nexus run`, default world, fresh folder |" in text
-    assert "features 5.0 s, train 20.0 s" in text
+    assert "features 5.0 s, train 20.0 s" in text and "s CPU" not in text  # an older results.json
+    results["run"] |= {"cpu_s": 45.0, "load_average": (1.5, 1.0, 1.0)}
+    assert "45.0 s CPU" in report.render(results) and "load average 1.5" in report.render(results)
