@@ -33,9 +33,17 @@ def _free_port() -> int:
 
 
 def _chromium_children() -> set:
+    """This process's chromium descendants; one that exits while being listed is not counted."""
     import psutil
 
-    return {p for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()}
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower():
+                found.add(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 @pytest.fixture(scope="module")
