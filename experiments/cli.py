@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from nexus.console import command_line, current_params, load_with_raw, progress, session
+from nexus.console import current_params, load_with_raw, progress, session
 
 app = typer.Typer(add_completion=False)
 experiment_app = typer.Typer(no_args_is_help=True, help="Declared experiments: experiments/<name>.yaml.")
@@ -73,8 +73,7 @@ def results(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
     from experiments.results import write_results
 
     params, paths = load_with_raw(raw)
-    s = session()
-    page = write_results(params, paths, out, command=command_line(s.params_path, raw, s.overrides),
+    page = write_results(params, paths, out, command=session().shown_command("results", raw),
                          force=force, progress=progress)
     typer.echo(f"results: {page}")
 
@@ -86,9 +85,8 @@ def signals(raw: Path | None = typer.Option(None, "--raw", help="read the raw fi
     from experiments.signals_page import write_signals
 
     params, paths = load_with_raw(raw)
-    s = session()
     started = time.perf_counter()
-    command = command_line(s.params_path, raw, s.overrides, subcommand="signals")
+    command = session().shown_command("signals", raw)
     page, card, runs = write_signals(params, paths, out, command=command, progress=progress)
     typer.echo(f"signals: {page} (and {page.with_suffix('.png')}); {len(runs)} MLflow runs in "
                f"{params.training.experiment_name}-signals; {time.perf_counter() - started:.0f}s")
@@ -102,9 +100,8 @@ def other_targets(
     from experiments.other_targets_page import write_other_targets
 
     params, paths = load_with_raw(raw)
-    s = session()
     started = time.perf_counter()
-    command = command_line(s.params_path, raw, s.overrides, subcommand="other-targets")
+    command = session().shown_command("other-targets", raw)
     page, _, runs = write_other_targets(params, paths, out, command=command, progress=progress)
     typer.echo(f"other targets: {page}; {len(runs)} MLflow runs in "
                f"{params.training.experiment_name}-other-targets; {time.perf_counter() - started:.0f}s")

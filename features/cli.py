@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from nexus.console import command_line, load_with_raw, progress, session
+from nexus.console import load_with_raw, progress, session
 
 app = typer.Typer(add_completion=False)
 data_app = typer.Typer(no_args_is_help=True, help="The publishers' files: fetch them into the raw folder.")
@@ -105,8 +105,7 @@ def measurement_map(
 
     params, paths = load_with_raw(raw)
     build = build_and_report(params, paths)
-    s = session()
-    shown = command_line(s.params_path, raw, s.overrides, subcommand="measurement-map")
+    shown = session().shown_command("measurement-map", raw)
     panel = build.manifest.outputs["panel.parquet"][:len("sha256:") + 12]  # its content, not its build key
     page, figure = write_page(build_map(build.directory), out, panel, shown)
     typer.echo(f"measurement map: {page} (and {figure})")

@@ -39,6 +39,10 @@ class Session:
         params = load_params(self.params_path, overrides)
         return params, params.resolved_paths(self.base_dir)
 
+    def shown_command(self, subcommand: str, raw: Path | None) -> str:
+        """This command line as a generated page shows it (`command_line`)."""
+        return command_line(self.params_path, raw, self.overrides, subcommand)
+
 
 _session = Session()
 

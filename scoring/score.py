@@ -79,14 +79,13 @@ def not_ranked_reasons(coverage: np.ndarray, params: ScoringParams,
     return reasons.astype(object)
 
 
-def band(p: np.ndarray, params: ScoringParams, coverage: np.ndarray | None = None,
-         placed: np.ndarray | None = None) -> np.ndarray:
-    """Each probability's band; with `coverage`, INSUFFICIENT where `not_ranked_reasons` gives one."""
+def band(p: np.ndarray, params: ScoringParams, not_ranked: np.ndarray | None = None) -> np.ndarray:
+    """Each probability's band; INSUFFICIENT where `not_ranked` (from not_ranked_reasons) gives a reason."""
     low, elevated, high = BANDS
     bands = np.select([p >= params.bands.high, p >= params.bands.elevated], [high, elevated], low)
-    if coverage is None:
+    if not_ranked is None:
         return bands
-    return np.where(not_ranked_reasons(coverage, params, placed) != "", INSUFFICIENT, bands)
+    return np.where(np.asarray(not_ranked) != "", INSUFFICIENT, bands)
 
 
 def score(params: Params, paths: PathsParams, *, alias: str | None = None, version: str | None = None,
@@ -122,11 +121,11 @@ def score(params: Params, paths: PathsParams, *, alias: str | None = None, versi
     coverage = frame["coverage"].to_numpy("float64")
     reads_placement = any(c in PLACEMENT_FEATURES for c in features)
     placed = frame["current_listed"].notna().to_numpy() if reads_placement else None
+    not_ranked = not_ranked_reasons(coverage, sp, placed)
     scores = pd.DataFrame({
         "iso3": frame["iso3"], "country": frame["iso3"].map(short_name), "year": frame["year"],
         "target_year": frame["target_year"], "probability": probability,
-        "band": band(probability, sp, coverage, placed),
-        "not_ranked": not_ranked_reasons(coverage, sp, placed),
+        "band": band(probability, sp, not_ranked), "not_ranked": not_ranked,
         "probability_raw": served["p_raw"].to_numpy(), "probability_low": served["p_low"].to_numpy(),
         "probability_high": served["p_high"].to_numpy(), "interval_method": card.interval,
         "conformal_set": set_label(served["set_yes"], served["set_no"]),

@@ -89,9 +89,7 @@ def add_targets(panel: pd.DataFrame, target: str, horizon: int, *, first_report_
     if target in EDITION_TARGETS:
         return add_edition_target(panel, target, horizon, cuts, provenance)
     _, threshold = TARGETS[target]
-    base = panel.copy()
-    base["current_listed"] = listed_status(base)
-    base["current_tier"] = placement_tier(base["label_tier"], base["current_listed"])
+    base = with_placement(panel)
     if target == "t3":
         outcome = np.where(base["label_tier"].isna(), np.nan, (base["label_tier"] >= threshold).astype(float))
     else:
@@ -100,10 +98,7 @@ def add_targets(panel: pd.DataFrame, target: str, horizon: int, *, first_report_
             "_outcome": outcome}
     if "label_evidence" in base.columns:
         cols["target_evidence"] = base["label_evidence"]
-    future = pd.DataFrame(cols)
-    previous = base[["iso3", "year", "current_tier"]].assign(year=base["year"] + 1).rename(
-        columns={"current_tier": "previous_tier"})
-    out = base.merge(future, on=["iso3", "year"], how="left").merge(previous, on=["iso3", "year"], how="left")
+    out = base.merge(pd.DataFrame(cols), on=["iso3", "year"], how="left")
     out["target_year"] = out["year"] + horizon
     y = out.pop("_outcome").astype("float64")
     if first_report_year is not None:

@@ -131,5 +131,5 @@ def test_rows_are_listed_apart_for_low_coverage_or_a_missing_placement(pipeline)
     placed = np.array([True, True, True, False])
     assert list(not_ranked_reasons(coverage, sp, placed)) == ["", LOW_COVERAGE, LOW_COVERAGE, NO_PLACEMENT]
     assert list(not_ranked_reasons(coverage, sp)) == ["", LOW_COVERAGE, LOW_COVERAGE, ""]  # proxy-only model
-    bands = band(np.array([0.99, 0.99, 0.99, 0.99]), sp, coverage, placed)
+    bands = band(np.array([0.99, 0.99, 0.99, 0.99]), sp, not_ranked_reasons(coverage, sp, placed))
     assert list(bands) == ["high", "insufficient data", "insufficient data", "insufficient data"]
