@@ -27,9 +27,10 @@ def test_nexus_run_from_an_empty_folder(tmp_path):
     assert list(tmp_path.glob("artifacts/score/*/waterfall_*.png"))
     assert (tmp_path / "mlflow.db").exists()
 
-    import mlflow
+    from nexus.tracking import mlflow_at
 
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # runs and registry both: an earlier test in this process may have left the registry elsewhere
+    mlflow = mlflow_at(f"sqlite:///{tmp_path / 'mlflow.db'}")
     client = mlflow.MlflowClient()
     champion = client.get_model_version_by_alias("nexus-risk-xgb", "champion")
     assert champion.tags["nexus.panel_sha256"] == scores["panel_sha256"].iloc[0]
