@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from nexus.console import current_params, load_with_raw, progress, session
+from nexus import tracking
+from nexus.console import current_params, load_with_raw, progress, session, settle_heap
 
 app = typer.Typer(add_completion=False)
 experiment_app = typer.Typer(no_args_is_help=True, help="Declared experiments: experiments/<name>.yaml.")
@@ -39,18 +40,25 @@ def run(force: bool = typer.Option(False, help="rebuild every stage"),
     params, paths = load_with_raw(raw)
     timings = {}
     t0 = time.perf_counter()
+    store = tracking.open_store_aside(paths.tracking_uri)  # made on the idle core while the world is written
     if params.world.generate:
         write_world_once(params, paths, force)
     timings["world"] = time.perf_counter() - t0
+    settle_heap()
     t = time.perf_counter()
     build = build_and_report(params, paths, force)
     timings["features"] = time.perf_counter() - t
+    settle_heap()
     t = time.perf_counter()
     result = train_and_report(params, paths, build, force)
     timings["train"] = time.perf_counter() - t
+    if store is not None:
+        store.wait()
+    settle_heap()
     t = time.perf_counter()
     scored = score_and_report(params, paths, version=result.metrics["model_version"], force=force)
     timings["score"] = time.perf_counter() - t
+    settle_heap()
     scores, *_ = load_scores(scored.directory)
     latest = int(scores["year"].max())
     top = scores[scores["year"] == latest].sort_values("probability", ascending=False).iloc[0]

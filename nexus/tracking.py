@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from nexus.config import PathsParams
@@ -44,6 +46,24 @@ def mlflow_at(tracking_uri: str):
         _open_store(mlflow, tracking_uri)
         _opened.add(tracking_uri)
     return mlflow
+
+
+def open_store_aside(tracking_uri: str) -> subprocess.Popen | None:
+    """Create a new local SQLite store in a child process while this one works on; the child.
+
+    A first open runs every MLflow migration (about 3 s of one core); `nexus run` starts it before
+    the world and the features, which leave the second core idle. The child holds the store's lock,
+    so the first open here waits for it and finds the tables made. It is not tied to this process (own
+    session): stopped half-way, a migration would leave the store unopenable. None for an existing store
+    or a server.
+    """
+    db = sqlite_file(tracking_uri)
+    if db is None or db.exists():
+        return None
+    code = "import sys; from nexus.tracking import mlflow_at; mlflow_at(sys.argv[1])"
+    return subprocess.Popen([sys.executable, "-c", code, tracking_uri], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # a Ctrl-C of the run does not cut a migration short
 
 
 def client(paths: PathsParams):

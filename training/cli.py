@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from nexus.console import load_with_raw, progress
+from nexus.console import load_with_raw, progress, settle_heap
 
 app = typer.Typer(add_completion=False)
 
@@ -27,6 +27,7 @@ def train_and_report(params, paths, build, force: bool = False):
     from training.train import pooled_table
     from training.train import train as run_training
 
+    settle_heap()  # after the model libraries' imports: the backtest's collections skip them
     result = run_training(params, paths, build, force=force, progress=progress)
     m = result.metrics
     state = "trained" if result.trained else "up to date"
@@ -40,8 +41,21 @@ def train_and_report(params, paths, build, force: bool = False):
     if hold:
         typer.echo(f"holdout origins {hold[0]}–{hold[-1]} ({m['rows']['holdout']} rows; reported, never chosen on):")
         typer.echo(pooled_table(m, "pooled_holdout").to_string(index=False))
+    unused = unused_features(m)
+    if unused:
+        served = [f for f in unused if f in m.get("features_served", [])]
+        typer.echo(f"too sparse for every backtest origin ({len(unused)} of {len(m['features'])} features, observed in "
+                   f"fewer than {params.training.ensemble.min_feature_coverage:.0%} of each origin's rows; "
+                   f"training.ensemble.min_feature_coverage): {', '.join(unused)}"
+                   + (f"; the served model reads {len(served)} of them, unmeasured" if served else ""))
     champion = m.get("champion")
     if champion:
         verdict = "champion" if champion["promoted"] else "not champion"
         typer.echo(f"{verdict}: {champion['reason']}")
     return result
+
+
+def unused_features(metrics: dict) -> list[str]:
+    """The chosen features no backtest origin could use (too sparse where it forecast)."""
+    used = {f for names in metrics.get("features_by_origin", {}).values() for f in names}
+    return [f for f in metrics.get("features", []) if f not in used]

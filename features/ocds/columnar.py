@@ -2,8 +2,9 @@
 
 The Python path parses every release with `json.loads` and folds it through the Cardinal port,
 about 10,000 processes/s. Here DuckDB parses JSON Lines in byte chunks (`json_transform`, all
-cores), keeps one row of typed facts per process in an on-disk table (so files larger than
-memory stream through a bounded memory limit), and computes the indicators and country-year
+cores), keeps one row of typed facts per process in an in-memory database whose blocks spill to
+a temporary folder past the memory limit (so files larger than memory stream through; an on-disk
+file cost more to append to), and computes the indicators and country-year
 aggregates in SQL (`features.ocds.columnar_sql`); only the outlier fences (type-8 quartiles with
 a single-rounding fma) are computed in Python, from one float per process. Lines DuckDB cannot
 vouch for (invalid JSON, no string ocid, NaN/Infinity, bad UTF-8) are classified by the same
@@ -58,19 +59,31 @@ def line_problem(raw: bytes) -> str | None:
     return None if isinstance(value.get("ocid"), str) else "missing ocid"
 
 
-def _json_lines_chunks(path: Path, chunk_bytes: int):
-    """(first line number, bytes of whole lines) in chunks; the last line may lack its newline."""
-    first, carry = 1, b""
+def _json_lines_chunks(path: Path, chunk_bytes: int) -> Iterator[bytearray]:
+    """Whole lines in chunks; the last line may lack its newline. Each chunk is read into a buffer of
+    its own that Arrow then wraps: no copy of the chunk is made."""
+    carry = b""
     with open(path, "rb") as f:
-        while block := f.read(chunk_bytes):
-            data = carry + block
-            cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
+        while True:
+            block = bytearray(len(carry) + chunk_bytes)
+            block[:len(carry)] = carry
+            size = len(carry) + f.readinto(memoryview(block)[len(carry):])
+            if size == len(carry):  # end of file
+                if carry:
+                    yield bytearray(carry + b"\n")
+                return
+            cut = block.rfind(b"\n", 0, size) + 1
+            carry = bytes(block[cut:size])
             if cut:
-                yield first, data[:cut]
-                first += data.count(b"\n", 0, cut)
-    if carry:
-        yield first, carry + b"\n"
+                del block[cut:]
+                yield block
+
+
+def _line_ends(block: bytearray) -> np.ndarray:
+    """Offsets just past each newline, found 1 MB at a time (a mask of the whole chunk costs more)."""
+    data, step = np.frombuffer(block, np.uint8), 1 << 20
+    parts = [np.flatnonzero(data[i:i + step] == 10) + (i + 1) for i in range(0, len(data), step)]
+    return np.concatenate(parts or [np.empty(0, np.int64)])
 
 
 def _package_chunk(path: Path) -> tuple[np.ndarray, list[bytes], int]:
@@ -92,24 +105,26 @@ class Prepared:
     undecodable: tuple[int, ...]  # line numbers that are not UTF-8 (the Python path: not JSON)
 
 
-def prepare_chunk(numbers: np.ndarray, lines: list[bytes] | bytes) -> Prepared:
+def prepare_chunk(numbers: np.ndarray | int, lines: list[bytes] | bytearray) -> Prepared:
     """The Python and Arrow half of loading a chunk, which needs no database: it runs on a second
     thread while DuckDB parses the chunk before (numpy, Arrow and file reads release the GIL).
+    `lines` is a list (with its line numbers) or a block of whole lines (with the first line's number);
+    an ASCII block is wrapped as text as it is (no UTF-8 check needed).
     """
-    if isinstance(lines, bytes):
-        block = lines
-        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + 1
-        offsets = np.concatenate([[0], ends]).astype(np.int32)
-        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+    if isinstance(lines, bytearray):
+        block, ends = lines, _line_ends(lines)
+        numbers = np.arange(numbers, numbers + len(ends), dtype=np.int64)
+        buffers = [None, pa.py_buffer(np.concatenate([[0], ends]).astype(np.int32)), pa.py_buffer(block)]
         binary = pa.Array.from_buffers(pa.binary(), len(ends), buffers)
+        ascii_text = pa.Array.from_buffers(pa.string(), len(ends), buffers) if block.isascii() else None
         suspects = ({int(np.searchsorted(ends, m.start(), "right")) for m in _NON_FINITE.finditer(block)}
                     if b"NaN" in block or b"Infinity" in block else set())
     else:
-        binary = pa.array(lines, pa.binary())
+        binary, ascii_text = pa.array(lines, pa.binary()), None
         suspects = set()
     undecodable = []
     try:
-        text = binary.cast(pa.string())
+        text = ascii_text if ascii_text is not None else binary.cast(pa.string())
     except pa.ArrowInvalid:  # invalid UTF-8: the Python path calls such lines not JSON
         decodable = binary.to_pylist()
         for i, line in enumerate(decodable):
@@ -125,16 +140,17 @@ def prepare_chunk(numbers: np.ndarray, lines: list[bytes] | bytes) -> Prepared:
 
 
 class ColumnarRun:
-    """One build's DuckDB database (in a temporary folder) and the problems found while loading.
+    """One build's DuckDB database (in memory, spilling to a temporary folder) and the problems found
+    while loading.
 
     Chunks load on `workers` cursors at once (one per allowed thread): a chunk's statements scan
     tables smaller than one DuckDB row group (122,880 rows), which DuckDB runs on one thread, so
     the cores are used by loading several chunks side by side. Each cursor keeps its own temporary
-    tables; `rel` and `bids_all` are shared tables that every cursor appends to.
+    tables; `rel` and `prices` are shared tables that every cursor appends to.
     """
 
     def __init__(self, folder: str, threads: int | None, memory_limit: str):
-        self.con = duckdb.connect(str(Path(folder) / "ocds.duckdb"))
+        self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET memory_limit = '{memory_limit}'; SET temp_directory = '{folder}'; "
                          "SET preserve_insertion_order = false; SET enable_progress_bar = false")
         if threads:
@@ -196,12 +212,12 @@ class ColumnarRun:
             con.execute(statement)
         with self._lock:
             if not self.created:
-                con.execute("CREATE TABLE rel AS SELECT * FROM rel_chunk LIMIT 0; CREATE TABLE bids_all "
-                            "(ord BIGINT, i BIGINT, st VARCHAR, sole VARCHAR, amt DOUBLE, cur VARCHAR, "
-                            "submitted BOOLEAN)")
+                con.execute(f"CREATE TABLE rel AS SELECT * EXCLUDE ({sql.CHUNK_ONLY}) FROM rel_chunk LIMIT 0")
+                con.execute("CREATE TABLE prices (ord BIGINT, cur VARCHAR, w DOUBLE, r DOUBLE, "
+                            "lowest_dq BOOLEAN, any_valid BOOLEAN)")
                 self.created = True
-        con.execute("INSERT INTO rel SELECT * FROM rel_chunk")
         con.execute(statements[-1])
+        con.execute(f"INSERT INTO rel SELECT * EXCLUDE ({sql.CHUNK_ONLY}) FROM rel_chunk")
 
     def _vetoed(self, raw: bytes, source: str, line: int) -> bool:
         problem = line_problem(raw)
@@ -221,10 +237,10 @@ def _chunks(files: Sequence[Path], chunk_bytes: int) -> Iterator[_Chunk]:
             yield file_id, path, prepare_chunk(numbers, lines) if lines else None, count
             continue
         count = 0
-        for first, block in _json_lines_chunks(path, chunk_bytes):
-            n = block.count(b"\n")
-            count = first + n - 1
-            yield file_id, path, prepare_chunk(np.arange(first, first + n, dtype=np.int64), block), count
+        for block in _json_lines_chunks(path, chunk_bytes):
+            prepared = prepare_chunk(count + 1, block)
+            count += len(prepared.numbers)
+            yield file_id, path, prepared, count
         if not count:
             yield file_id, path, None, 0
 
@@ -285,11 +301,11 @@ def _reduce(run: ColumnarRun, files: list[str], settings: dict, line_counts: dic
     con.register("files_frame", pd.DataFrame({"file_id": range(len(files)), "file": files}))
     con.execute("CREATE TEMP TABLE files AS SELECT * FROM files_frame")
     unique = con.execute("SELECT count(*) = count(DISTINCT (publisher, key, ocid)) FROM rel").fetchone()[0]
-    con.execute("CREATE TEMP TABLE p AS " + (
-        "SELECT *, ord AS first_ord FROM rel WHERE NOT excluded" if unique else
-        "SELECT * EXCLUDE (rn) FROM (SELECT *, min(ord) OVER w AS first_ord, row_number() OVER "
-        "(PARTITION BY publisher, key, ocid ORDER BY ord DESC) AS rn FROM rel WINDOW w AS (PARTITION BY publisher, "
-        "key, ocid)) WHERE rn = 1 AND NOT excluded"))
+    # One row per process: a view of `rel` when no ocid repeats (no copy), else the latest release of each.
+    con.execute("CREATE TEMP VIEW p AS SELECT *, ord AS first_ord FROM rel WHERE NOT excluded" if unique else
+                "CREATE TEMP TABLE p AS SELECT * EXCLUDE (rn) FROM (SELECT *, min(ord) OVER w AS first_ord, "
+                "row_number() OVER (PARTITION BY publisher, key, ocid ORDER BY ord DESC) AS rn FROM rel "
+                "WINDOW w AS (PARTITION BY publisher, key, ocid)) WHERE rn = 1 AND NOT excluded")
     money = con.execute("SELECT publisher, key, arg_min(first_currency, first_ord) FILTER (first_currency IS NOT NULL)"
                         " AS main FROM p GROUP BY ALL").df()
     money["main"] = [settings[i].currency or m for i, m in zip(money["publisher"], money["main"], strict=True)]
@@ -314,10 +330,10 @@ def _reduce(run: ColumnarRun, files: list[str], settings: dict, line_counts: dic
     fence = _fence_table(suppliers, ["publisher", "key"], lambda v, k: _upper_fence(v, settings[k[0]].r048_threshold))
     suppliers = suppliers.merge(fence, on=["publisher", "key"])
     con.register("suppliers_flagged", suppliers[suppliers["value"] >= suppliers["fence"]])
-    con.execute(f"CREATE TEMP TABLE flagged AS {sql.FLAGGED_SQL}")
+    con.execute(f"CREATE TEMP VIEW flagged AS {sql.FLAGGED_SQL}")
     flags = ", ".join(f"sum({c.lower()}::INT)::DOUBLE AS flag_{c}" for c in FLAGS)
     sums = con.execute(sql.SUMS_SQL.format(flags=flags)).df()
-    pairs = con.execute(sql.PAIRS_SQL).df()
+    pairs = con.sql(sql.PAIRS_SQL).to_arrow_table().to_pandas()  # the largest frame: through Arrow is faster
     per_file = con.execute(sql.PER_FILE_SQL).df()
     reports = {f: PartitionReport(f, rows=line_counts.get(f, 0)) for f in files}
     for (source, kind), (count, line) in run.problems.items():

@@ -31,3 +31,16 @@ def test_store_creation_lines_are_gone_without_debug_and_back_with_it(tmp_path):
                           capture_output=True, text=True, check=True, env=env)
     assert "Creating initial MLflow database tables" not in quiet.stderr
     assert "Creating initial MLflow database tables" in loud.stderr
+
+
+def test_settle_heap_takes_what_is_alive_out_of_later_collections():
+    import gc
+
+    from nexus.console import settle_heap
+
+    alive = [object() for _ in range(10)]
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() >= len(alive)
+    finally:
+        gc.unfreeze()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.build_context import BuildContext
-from features.ocds.columnar import process_partials_columnar
+from features.ocds.columnar import _chunks, process_partials_columnar
 from features.ocds.flags import FLAGS, process_partials
 from features.registry import get_source
 from nexus.countries import synthetic_name
@@ -187,3 +187,19 @@ def test_chunks_loaded_side_by_side_give_the_result_of_one_cursor(random_files):
     pd.testing.assert_frame_equal(*(s.sort_values(KEYS, ignore_index=True) for s in (one[0], several[0])),
                                   check_exact=False, rtol=1e-12)
     assert one[2] == several[2]
+
+
+def test_chunk_reader_gives_whole_numbered_lines_at_any_chunk_size(tmp_path):
+    """Chunks are read into buffers that Arrow wraps (ASCII as it is, other text after a UTF-8 check):
+    any chunk size, even one shorter than a line, gives the same numbered lines, the last one included
+    though it lacks its newline."""
+    lines = [b'{"ocid": "a"}', '{"ocid": "\u00e9t\u00e9"}'.encode(), b"", b'{"ocid": "' + b"x" * 300 + b'"}',
+             b'{"ocid": "z"}']
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    expected = [(i + 1, (line + b"\n").decode()) for i, line in enumerate(lines)]
+    for size in (1, 7, 64, 1 << 20):
+        chunks = list(_chunks([path], size))
+        got = [(int(n), t) for _, _, prepared, _ in chunks
+               for n, t in zip(prepared.numbers, prepared.text.to_pylist(), strict=True)]
+        assert got == expected and chunks[-1][3] == len(lines), size
