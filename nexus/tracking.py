@@ -88,7 +88,12 @@ def use_experiment(paths: PathsParams, name: str) -> str:
     experiment = mlflow.set_experiment(name)
     for key, value in EXPERIMENT_KIND.items():
         if experiment.tags.get(key) != value:   # an experiment made before nexus tagged its kind
-            mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
+            try:
+                mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
+            except Exception:  # noqa: BLE001 - a process creating it at once inserted the tag first
+                again = mlflow.get_experiment(experiment.experiment_id)   # (a server store inserts, not upserts)
+                if again.tags.get(key) != value:
+                    raise
     return experiment.experiment_id
 
 
