@@ -48,7 +48,6 @@ def run(force: bool = typer.Option(False, help="rebuild every stage"),
     t = time.perf_counter()
     build = build_and_report(params, paths, force)
     timings["features"] = time.perf_counter() - t
-    settle_heap()
     t = time.perf_counter()
     result = train_and_report(params, paths, build, force)
     timings["train"] = time.perf_counter() - t

@@ -91,7 +91,7 @@ def use_experiment(paths: PathsParams, name: str) -> str:
             try:
                 mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
             except Exception:  # noqa: BLE001 - a process creating it at once inserted the tag first
-                again = mlflow.get_experiment(experiment.experiment_id)   # (a server store inserts, not upserts)
+                again = mlflow.get_experiment(experiment.experiment_id)  # a server store inserts, not upserts
                 if again.tags.get(key) != value:
                     raise
     return experiment.experiment_id

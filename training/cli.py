@@ -44,8 +44,9 @@ def train_and_report(params, paths, build, force: bool = False):
     unused = unused_features(m)
     if unused:
         served = [f for f in unused if f in m.get("features_served", [])]
-        typer.echo(f"too sparse for every backtest origin ({len(unused)} of {len(m['features'])} features, observed in "
-                   f"fewer than {params.training.ensemble.min_feature_coverage:.0%} of each origin's rows; "
+        share = params.training.ensemble.min_feature_coverage
+        typer.echo(f"too sparse for every backtest origin ({len(unused)} of {len(m['features'])} features, "
+                   f"observed in fewer than {share:.0%} of each origin's rows; "
                    f"training.ensemble.min_feature_coverage): {', '.join(unused)}"
                    + (f"; the served model reads {len(served)} of them, unmeasured" if served else ""))
     champion = m.get("champion")
