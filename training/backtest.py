@@ -234,10 +234,13 @@ def rolling_calibrations(raw: pd.DataFrame, methods: list[str], horizon: int, le
 
 def final_model(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,
                 bt: Backtest, score_year: int) -> RiskModel:
-    """The served model: every labelled row, features present in the latest year scored, and the
-    backtest's chosen calibration fitted on every out-of-sample forecast (warm-up and holdout included)."""
+    """The served model: every labelled row, the features present in the latest year scored that some
+    backtest origin also used (a feature no origin could use was never measured, so it is not served),
+    and the backtest's chosen calibration fitted on every out-of-sample forecast (warm-up and holdout
+    included)."""
     labelled = frame[frame[target].notna()]
     latest = frame[frame["year"] == score_year]
-    cols = available_features(latest, features, params.ensemble.min_feature_coverage)
+    measured = {f for names in bt.features_by_origin.values() for f in names}
+    cols = [f for f in available_features(latest, features, params.ensemble.min_feature_coverage) if f in measured]
     model = RiskModel.from_params(params, seed, calibration=bt.calibration_method)
     return model.fit(labelled[cols], labelled[target].astype(int), calibration_rows=bt.history)

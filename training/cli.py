@@ -43,12 +43,10 @@ def train_and_report(params, paths, build, force: bool = False):
         typer.echo(pooled_table(m, "pooled_holdout").to_string(index=False))
     unused = unused_features(m)
     if unused:
-        served = [f for f in unused if f in m.get("features_served", [])]
         share = params.training.ensemble.min_feature_coverage
         typer.echo(f"too sparse for every backtest origin ({len(unused)} of {len(m['features'])} features, "
                    f"observed in fewer than {share:.0%} of each origin's rows; "
-                   f"training.ensemble.min_feature_coverage): {', '.join(unused)}"
-                   + (f"; the served model reads {len(served)} of them, unmeasured" if served else ""))
+                   f"training.ensemble.min_feature_coverage), so never measured and not served: {', '.join(unused)}")
     champion = m.get("champion")
     if champion:
         verdict = "champion" if champion["promoted"] else "not champion"

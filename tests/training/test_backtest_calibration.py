@@ -135,3 +135,21 @@ def test_a_series_missing_in_the_year_forecast_is_not_used_at_that_origin(small_
     result = backtest(frame, target, chosen, params.training, params.seed, xgb_only=True)
     assert stopped in result.features_by_origin[2021]
     assert stopped not in result.features_by_origin[2022] and stopped not in result.features_by_origin[2023]
+
+
+def test_a_series_no_backtest_origin_could_use_is_not_served(small_features, small_params, tmp_path):
+    """Served is what was measured: a series that starts in the score year is present there, yet no
+    origin forecast with it, so the final fit leaves it out."""
+    params, _ = small_params(tmp_path, {"training.calibration.warmup_origins": 0})
+    panel, catalog, _ = load_panel(small_features.directory)
+    frame, target = labelled_rows(panel, params.training)
+    chosen = select_features(catalog, params.training)
+    score_year = int(frame["year"].max())
+    late = chosen[0]
+    frame.loc[frame["year"] < score_year, late] = np.nan   # the series starts in the score year
+    result = backtest(frame, target, chosen, params.training, params.seed, xgb_only=True)
+    assert all(late not in names for names in result.features_by_origin.values())
+    assert frame.loc[frame["year"] == score_year, late].notna().mean() >= params.training.ensemble.min_feature_coverage
+    model = bt_module.final_model(frame, target, chosen, params.training, params.seed, result, score_year)
+    assert late not in model.feature_names_in_
+    assert set(model.feature_names_in_) <= {f for names in result.features_by_origin.values() for f in names}
