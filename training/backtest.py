@@ -241,6 +241,7 @@ def final_model(frame: pd.DataFrame, target: str, features: list[str], params: T
     labelled = frame[frame[target].notna()]
     latest = frame[frame["year"] == score_year]
     measured = {f for names in bt.features_by_origin.values() for f in names}
-    cols = [f for f in available_features(latest, features, params.ensemble.min_feature_coverage) if f in measured]
+    present = available_features(latest, features, params.ensemble.min_feature_coverage)
+    cols = [f for f in present if f in measured]
     model = RiskModel.from_params(params, seed, calibration=bt.calibration_method)
     return model.fit(labelled[cols], labelled[target].astype(int), calibration_rows=bt.history)

@@ -46,7 +46,8 @@ def train_and_report(params, paths, build, force: bool = False):
         share = params.training.ensemble.min_feature_coverage
         typer.echo(f"too sparse for every backtest origin ({len(unused)} of {len(m['features'])} features, "
                    f"observed in fewer than {share:.0%} of each origin's rows; "
-                   f"training.ensemble.min_feature_coverage), so never measured and not served: {', '.join(unused)}")
+                   "training.ensemble.min_feature_coverage), so never measured and not served: "
+                   + ", ".join(unused))
     champion = m.get("champion")
     if champion:
         verdict = "champion" if champion["promoted"] else "not champion"
