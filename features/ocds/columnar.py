@@ -31,9 +31,10 @@ import pyarrow as pa
 
 from features.build_context import OCDS_TEMP_PREFIX, PartitionReport
 from features.ocds import columnar_sql as sql
+from features.ocds.fences import lower_fence, upper_fence
 from features.ocds.flags import FLAGS, is_json_lines, publisher, publisher_of
-from features.ocds.indicators import INDICATORS, _lower_fence, _upper_fence
 from features.ocds.reader import read_compiled_releases
+from features.ocds.settings import INDICATORS
 from nexus.processes import owned_temp_dir
 
 CHUNK_BYTES = 32 << 20
@@ -312,8 +313,8 @@ def _reduce(run: ColumnarRun, files: list[str], settings: dict, line_counts: dic
     con.register("money", money)
     con.execute(f"CREATE TEMP TABLE q AS {sql.PRICES_SQL}")
     ratios = con.execute("SELECT publisher, key, ratio AS value FROM q WHERE ratio IS NOT NULL").df()
-    f24 = _fence_table(ratios, ["publisher", "key"], lambda v, k: _lower_fence(v, settings[k[0]].r024_threshold))
-    f58 = _fence_table(ratios, ["publisher", "key"], lambda v, k: _upper_fence(v, settings[k[0]].r058_threshold))
+    f24 = _fence_table(ratios, ["publisher", "key"], lambda v, k: lower_fence(v, settings[k[0]].r024_threshold))
+    f58 = _fence_table(ratios, ["publisher", "key"], lambda v, k: upper_fence(v, settings[k[0]].r058_threshold))
     fences = f24.rename(columns={"fence": "f24"}).merge(f58.rename(columns={"fence": "f58"}), how="outer")
     con.register("fences", fences.astype({"f24": float, "f58": float}) if len(fences) else
                  pd.DataFrame({"publisher": pd.Series(dtype=int), "key": pd.Series(dtype=str),
@@ -322,12 +323,12 @@ def _reduce(run: ColumnarRun, files: list[str], settings: dict, line_counts: dic
     owners = con.execute(sql.OWNERS_SQL.format(minimum=min(minimum))).df().rename(columns={"ratio": "value"})
     owners = owners[np.array([row.n >= settings[row.publisher].r038_minimum_contracting_processes
                               for row in owners.itertuples()], bool)]
-    fence = _fence_table(owners, ["publisher", "key", "grp"], lambda v, k: _upper_fence(v, settings[k[0]].r038_threshold))
+    fence = _fence_table(owners, ["publisher", "key", "grp"], lambda v, k: upper_fence(v, settings[k[0]].r038_threshold))
     owners = owners.merge(fence, on=["publisher", "key", "grp"])
     con.register("owners_flagged", owners[(owners["fence"] > 0) & (owners["value"] >= owners["fence"])])
     least = min(s.r048_minimum_contracting_processes for s in settings.values())
     suppliers = con.execute(sql.SUPPLIERS_SQL.format(minimum=least)).df().rename(columns={"size": "value"})
-    fence = _fence_table(suppliers, ["publisher", "key"], lambda v, k: _upper_fence(v, settings[k[0]].r048_threshold))
+    fence = _fence_table(suppliers, ["publisher", "key"], lambda v, k: upper_fence(v, settings[k[0]].r048_threshold))
     suppliers = suppliers.merge(fence, on=["publisher", "key"])
     con.register("suppliers_flagged", suppliers[suppliers["value"] >= suppliers["fence"]])
     con.execute(f"CREATE TEMP VIEW flagged AS {sql.FLAGGED_SQL}")

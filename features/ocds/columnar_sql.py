@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from features.ocds.indicators import RedFlagSettings
+from features.ocds.settings import RedFlagSettings
 
 _ID = '[{"id": "JSON"}]'
 _VALUE = '{"amount": "JSON", "currency": "JSON"}'

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from features.build_context import OCDS_TEMP_PREFIX, PartitionReport
-from features.ocds.indicators import RedFlagSettings
 from features.ocds.reader import process_flags, read_compiled_releases
+from features.ocds.settings import RedFlagSettings
 from nexus.processes import owned_temp_dir
 
 CHUNK_BYTES = 64 << 20

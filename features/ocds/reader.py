@@ -18,16 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.ocds.indicators import (
-    RedFlagSettings,
-    _instant,
-    _r003,
-    compute_indicators,
-    is_excluded,
-    remap_statuses,
-    submission_period,
-    submitted_bids,
-)
+from features.ocds.indicators import _r003, compute_indicators, remap_statuses
+from features.ocds.settings import RedFlagSettings
+from features.ocds.vocabulary import is_excluded, rfc3339_instant, submission_period, submitted_bids
 from nexus.errors import SourceDataError
 
 __all__ = ["PROCESS_INDICATORS", "ReadReport", "process_flags", "read_compiled_releases"]
@@ -104,7 +97,7 @@ def _accepted(value, position: int, where: str | None, path: Path, strict: bool,
 
 def _release_date_key(position_and_release: tuple[int, dict]) -> tuple:
     position, release = position_and_release
-    date = _instant(release.get("date"))
+    date = rfc3339_instant(release.get("date"))
     if date is None:
         return 0, dt.datetime.min, position
     return 1, date.astimezone(dt.UTC).replace(tzinfo=None), position

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.ocds.indicators import RedFlagSettings, compute_indicators, quantile
+from features.ocds.fences import quantile
+from features.ocds.indicators import compute_indicators
 from features.ocds.reader import PROCESS_INDICATORS, ReadReport, process_flags, read_compiled_releases
+from features.ocds.settings import RedFlagSettings
 from nexus.errors import ConfigError, SourceDataError
 
 REPO = Path(__file__).resolve().parents[3]
