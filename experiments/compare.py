@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import stability
+from experiments.markdown import markdown_table
 from experiments.runner import EXPERIMENTS_DIR, list_experiments, load_experiment
 from nexus.config import Params, PathsParams
 from nexus.errors import NexusError
@@ -181,13 +182,6 @@ def _fmt(v: float, signed: bool = False) -> str:
     return f"{v:+.3f}" if signed else f"{v:.3f}"
 
 
-def _md_table(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
 def leaderboard_frames(table: pd.DataFrame, reference: str) -> tuple[pd.DataFrame, ...]:
     """The three printed tables: pooled skill, paired differences, calibration and driver stability."""
     skill, diff, other = [], [], []
@@ -221,10 +215,10 @@ def render_markdown(table: pd.DataFrame, reference: str, metric: str, level: flo
     skill, diff, other = leaderboard_frames(table, reference)
     parts = [f"# Leaderboard (reference: {reference}; ranked by {metric})", "",
              f"Pooled over origins; [{level:.0%} interval, countries resampled]; recall@k with k = {k}.", "",
-             _md_table(skill), "",
+             markdown_table(skill), "",
              f"## Paired difference from {reference} (▲ better / ▼ worse: interval excludes 0)", "",
-             _md_table(diff), "", "## Calibration, conformal sets and explanation stability", "",
-             _md_table(other)]
+             markdown_table(diff), "", "## Calibration, conformal sets and explanation stability", "",
+             markdown_table(other)]
     if left_out:
         parts += ["", "## Not paired with the reference", ""]
         parts += [f"- {n}: {why}" for n, why in left_out.items()]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
+
+from experiments.markdown import markdown_table as markdown_table  # the sections take every format from here
 
 
 def signed_diff(v: float, count: bool = False) -> str:
@@ -14,21 +15,6 @@ def signed_diff(v: float, count: bool = False) -> str:
     if not np.isfinite(v):
         return "–"
     return f"{v:+.1f}" if count else f"{v:+.4f}" if abs(v) < 0.01 else f"{v:+.3f}"
-
-
-def markdown_table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
-    """A DataFrame as a GitHub markdown table (no tabulate dependency)."""
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(str(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in frame.itertuples(index=False):
-        cells = [
-            floats.format(v)
-            if isinstance(v, float | np.floating) and np.isfinite(v)
-            else ("–" if isinstance(v, float | np.floating) else str(v))
-            for v in row
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def fixed(v: float, digits: int = 3) -> str:

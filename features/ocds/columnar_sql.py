@@ -1,8 +1,8 @@
 """The SQL of the columnar red-flag engine (`features.ocds.columnar`), kept apart from its driver.
 
-Every expression mirrors a function of `features.ocds.indicators` / `features.ocds.reader`
-(named beside it); leaves are read as JSON and kept only when they have the JSON type the
-Python reads (`jstr`, `jnum`, `jint`), so a numeric id or a string amount is ignored here as
+Every expression mirrors a function of `features.ocds.indicators`, `features.ocds.vocabulary` or
+`features.ocds.reader` (named beside it); leaves are read as JSON and kept only when they have the
+JSON type the Python reads (`jstr`, `jnum`, `jint`), so a numeric id or a string amount is ignored here as
 it is there.
 """
 
