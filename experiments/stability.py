@@ -173,18 +173,18 @@ def _fit_timed(model, X, y, calibration_rows=None) -> float:
 def seed_stability(frame: pd.DataFrame, target: str, features: list[str], training, scoring, seed: int, *,
                    year: int | None = None, calibrated: bool = False) -> dict:
     """Stability of the served explanations: A and B fitted like the final model (every labelled row,
-    the features present in `year`, default the latest), explaining every row of `year`.
+    the features it would serve in `year`, default the latest), explaining every row of `year`.
 
     `calibrated`: each model also gets the calibration the training stage would give it (a backtest
     of its own seeds chooses the method and supplies the calibration rows), so the bands are cut on
     calibrated probabilities; otherwise on the raw probability, as the result's "probability" says.
     """
-    from training.backtest import available_features, backtest
+    from training.backtest import backtest, features_by_origin, served_features
 
     year = int(frame["year"].max()) if year is None else int(year)
     rows = frame[frame["year"] == year]
     labelled = frame[frame[target].notna()]
-    cols = available_features(rows, features, training.ensemble.min_feature_coverage)
+    cols = served_features(rows, features, training, features_by_origin(labelled, features, training))
     a, b = seed_pair(training, seed)
     seconds, calibration = [], {}
     for name, model in (("a", a), ("b", b)):

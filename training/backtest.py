@@ -103,6 +103,39 @@ def available_features(rows: pd.DataFrame, features: list[str], min_share: float
     return [f for f in features if f in PLACEMENT_FEATURES or (share[f] >= min_share and share[f] > 0)]
 
 
+def origin_features(test: pd.DataFrame, features: list[str], params: TrainingParams,
+                    origin: int) -> list[str]:
+    """The features the model uses at an origin: those observed in enough of the rows it forecasts."""
+    share = params.ensemble.min_feature_coverage
+    cols = available_features(test, features, share)
+    if not cols:
+        raise ConfigError("params", "training.ensemble.min_feature_coverage",
+                          f"no feature is observed in {share:.0%} of the rows of origin {origin}: "
+                          "nothing to fit (lower it, or add sources)")
+    return cols
+
+
+def features_by_origin(labelled: pd.DataFrame, features: list[str],
+                       params: TrainingParams) -> dict[int, list[str]]:
+    """`Backtest.features_by_origin` without fitting anything: the features each origin would use."""
+    years = labelled["year"].to_numpy()
+    splitter = RollingOriginByYear(first_fitted_origin(params), last_origin(params), params.horizon_years)
+    by_origin = {}
+    for _, test in splitter.split(labelled, groups=years):
+        origin = int(years[test[0]])
+        by_origin[origin] = origin_features(labelled.iloc[test], features, params, origin)
+    return by_origin
+
+
+def served_features(latest: pd.DataFrame, features: list[str], params: TrainingParams,
+                    by_origin: dict[int, list[str]]) -> list[str]:
+    """The served model's features: present in the latest year scored, and used by some backtest origin
+    (a feature no origin could use was never measured, so it is not served)."""
+    measured = {f for names in by_origin.values() for f in names}
+    present = available_features(latest, features, params.ensemble.min_feature_coverage)
+    return [f for f in present if f in measured]
+
+
 def backtest(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,
              progress: Callable[[str], None] | None = None, *, xgb_only: bool = False,
              development_only: bool = False,
@@ -121,12 +154,7 @@ def backtest(frame: pd.DataFrame, target: str, features: list[str], params: Trai
         origin, started = int(labelled["year"].iat[test_idx[0]]), _now_ms()
         scored = origin >= params.backtest.first_origin
         test = labelled.iloc[test_idx]
-        cols = available_features(test, features, params.ensemble.min_feature_coverage)
-        if not cols:
-            raise ConfigError("params", "training.ensemble.min_feature_coverage",
-                              f"no feature is observed in {params.ensemble.min_feature_coverage:.0%} of the rows of "
-                              f"origin {origin}: nothing to fit (lower it, or add sources)")
-        used[origin] = cols
+        cols = used[origin] = origin_features(test, features, params, origin)
         step(f"origin {origin}{'' if scored else ' (calibration warm-up)'}"
              f"{' (holdout)' if origin >= holdout_first else ''}: train {len(train_idx)} rows, "
              f"test {len(test_idx)}, {len(cols)} features")
@@ -234,14 +262,9 @@ def rolling_calibrations(raw: pd.DataFrame, methods: list[str], horizon: int, le
 
 def final_model(frame: pd.DataFrame, target: str, features: list[str], params: TrainingParams, seed: int,
                 bt: Backtest, score_year: int) -> RiskModel:
-    """The served model: every labelled row, the features present in the latest year scored that some
-    backtest origin also used (a feature no origin could use was never measured, so it is not served),
-    and the backtest's chosen calibration fitted on every out-of-sample forecast (warm-up and holdout
-    included)."""
+    """The served model: every labelled row, `served_features`, and the backtest's chosen calibration
+    fitted on every out-of-sample forecast (warm-up and holdout included)."""
     labelled = frame[frame[target].notna()]
-    latest = frame[frame["year"] == score_year]
-    measured = {f for names in bt.features_by_origin.values() for f in names}
-    present = available_features(latest, features, params.ensemble.min_feature_coverage)
-    cols = [f for f in present if f in measured]
+    cols = served_features(frame[frame["year"] == score_year], features, params, bt.features_by_origin)
     model = RiskModel.from_params(params, seed, calibration=bt.calibration_method)
     return model.fit(labelled[cols], labelled[target].astype(int), calibration_rows=bt.history)

@@ -62,3 +62,7 @@ def test_report_renders_model_and_run_sections():
     assert "features 5.0 s, train 20.0 s" in text and "s CPU" not in text  # an older results.json
     results["run"] |= {"cpu_s": 45.0, "load_average": (1.5, 1.0, 1.0)}
     assert "45.0 s CPU" in report.render(results) and "load average 1.5" in report.render(results)
+    results["run"] |= {"repeat": 3, "wall_s_all": [31.0, 30.0, 44.0], "cpu_s_all": [46.0, 45.0, 60.0]}
+    text = report.render(results)
+    assert "median of 3 runs: 30.00 s wall (28.00 s inside; runs 30.00 s–44.00 s)" in text
+    assert "The median of 3 runs: features 5.0 s" in text

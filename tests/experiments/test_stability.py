@@ -148,8 +148,11 @@ def test_seed_stability_explains_the_latest_year_with_models_fitted_like_the_fin
                      target=y.astype(float))
     frame.loc[frame["year"] == 2009, "target"] = np.nan     # the scored year has no target yet
     frame.loc[rng.random(400) < 0.9, "noise2"] = np.nan     # a feature too sparse to use is dropped
-    tp = params.training.model_copy(update={"ensemble": params.training.ensemble.model_copy(
-        update={"n_members": 2})})
+    tp = params.training.model_copy(update={
+        "ensemble": params.training.ensemble.model_copy(update={"n_members": 2}),
+        # origins inside this frame's years: the served features are those some origin could use
+        "backtest": params.training.backtest.model_copy(update={"first_origin": 2005, "last_origin": 2008,
+                                                                "holdout_first_origin": 2008})})
     out = st.seed_stability(frame, "target", list(X.columns), tp, params.scoring, 7)
     assert out["year"] == 2009 and out["all"]["rows"] == 40 and out["k"] == 2
     assert out["seeds_a"] == [7, 8] and out["seeds_b"] == [9, 10]

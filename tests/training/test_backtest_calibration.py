@@ -149,6 +149,8 @@ def test_a_series_no_backtest_origin_could_use_is_not_served(small_features, sma
     frame.loc[frame["year"] < score_year, late] = np.nan   # the series starts in the score year
     result = backtest(frame, target, chosen, params.training, params.seed, xgb_only=True)
     assert all(late not in names for names in result.features_by_origin.values())
+    labelled = frame[frame[target].notna()].reset_index(drop=True)  # what the stability check reads, unfitted
+    assert bt_module.features_by_origin(labelled, chosen, params.training) == result.features_by_origin
     present = frame.loc[frame["year"] == score_year, late].notna().mean()
     assert present >= params.training.ensemble.min_feature_coverage
     model = bt_module.final_model(frame, target, chosen, params.training, params.seed, result, score_year)
