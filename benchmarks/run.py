@@ -241,7 +241,7 @@ def bench_run(data: Path, world_set: list[str], profile: bool, repeat: int = 1) 
         run_measured(["profile-run", str(folder), str(prof)], cwd=folder)
         from benchmarks.report import profile_summary
 
-        out["profile"] = profile_summary(prof, slowest=max(stages, key=stages.get))
+        out["profile"] = profile_summary(prof, slowest=max(out["stages"], key=out["stages"].get))
     return out
 
 
