@@ -15,7 +15,8 @@ promotion or comparison.
 
 A feature is used at an origin only where at least `ensemble.min_feature_coverage` of that
 year's rows observe it: a series that stopped is not learnt from rows that had it and then
-read as "missing" in the year scored.
+read as "missing" in the year scored. The served model reads only features some origin used:
+one that no origin could use was never measured.
 """
 
 from __future__ import annotations
@@ -266,5 +267,10 @@ def final_model(frame: pd.DataFrame, target: str, features: list[str], params: T
     fitted on every out-of-sample forecast (warm-up and holdout included)."""
     labelled = frame[frame[target].notna()]
     cols = served_features(frame[frame["year"] == score_year], features, params, bt.features_by_origin)
+    if not cols:
+        share = params.ensemble.min_feature_coverage
+        raise ConfigError("params", "training.ensemble.min_feature_coverage",
+                          f"no feature a backtest origin used is observed in {share:.0%} of the rows of "
+                          f"{score_year}: nothing to serve")
     model = RiskModel.from_params(params, seed, calibration=bt.calibration_method)
     return model.fit(labelled[cols], labelled[target].astype(int), calibration_rows=bt.history)

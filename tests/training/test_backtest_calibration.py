@@ -156,3 +156,18 @@ def test_a_series_no_backtest_origin_could_use_is_not_served(small_features, sma
     model = bt_module.final_model(frame, target, chosen, params.training, params.seed, result, score_year)
     assert late not in model.feature_names_in_
     assert set(model.feature_names_in_) <= {f for names in result.features_by_origin.values() for f in names}
+
+
+def test_a_score_year_without_any_measured_feature_is_one_clear_error(small_features, small_params, tmp_path):
+    from nexus.errors import ConfigError
+
+    params, _ = small_params(tmp_path, {"training.calibration.warmup_origins": 0})
+    panel, catalog, _ = load_panel(small_features.directory)
+    frame, target = labelled_rows(panel, params.training)
+    chosen = [f for f in select_features(catalog, params.training) if f not in bt_module.PLACEMENT_FEATURES]
+    result = backtest(frame, target, chosen, params.training, params.seed, xgb_only=True)
+    score_year = int(frame["year"].max())
+    frame.loc[frame["year"] == score_year, chosen] = np.nan   # nothing observed in the year scored
+    expected = f"training.ensemble.min_feature_coverage.*{score_year}: nothing to serve"
+    with pytest.raises(ConfigError, match=expected):
+        bt_module.final_model(frame, target, chosen, params.training, params.seed, result, score_year)
